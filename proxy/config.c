@@ -1,0 +1,332 @@
+/* Loads the INI configuration into an immutable snapshot. Every key lives in
+ * one table with its type and default, so adding a setting is one line. */
+#include "proxy/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ini.h>
+#include <libpq-fe.h>
+#include <limits.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum key_type { KEY_STRING, KEY_INT, KEY_SECONDS, KEY_LISTEN, KEY_LOG_LEVEL,
+                        KEY_AUTH_TYPE, KEY_CONNINFO } key_type;
+
+typedef struct key_spec {
+    const char *section;
+    const char *name;
+    key_type type;
+    size_t offset;
+    const char *default_value; /* NULL: required */
+} key_spec;
+
+#define OFF(field) offsetof(config, field)
+static const key_spec keys[] = {
+    {"pgtandem", "listen", KEY_LISTEN, OFF(listen_host), "127.0.0.1:6432"},
+    {"pgtandem", "auth_file", KEY_STRING, OFF(auth_file), "userlist.txt"},
+    {"pgtandem", "auth_type", KEY_AUTH_TYPE, OFF(auth_type), "scram-sha-256"},
+    {"pgtandem", "log_level", KEY_LOG_LEVEL, OFF(log_level), "info"},
+    {"pgtandem", "login_timeout", KEY_SECONDS, OFF(login_timeout), "15"},
+    {"pgtandem", "max_clients", KEY_INT, OFF(max_clients), "10000"},
+    {"legacy", "conninfo", KEY_CONNINFO, OFF(legacy), NULL},
+};
+#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+
+typedef struct load_state {
+    config *cfg;
+    bool seen[N_KEYS];
+    char *err;
+    size_t err_len;
+} load_state;
+
+static void set_err(load_state *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_err(load_state *st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(st->err, st->err_len, fmt, ap);
+    va_end(ap);
+}
+
+static bool parse_int(const char *v, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < min || n > max)
+        return false;
+    *out = n;
+    return true;
+}
+
+static bool parse_listen(config *c, const char *v)
+{
+    const char *colon = strrchr(v, ':');
+    long port;
+    if (!colon || colon == v || !parse_int(colon + 1, 1, 65535, &port))
+        return false;
+    free(c->listen_host);
+    c->listen_host = strndup(v, (size_t)(colon - v));
+    c->listen_port = (int)port;
+    return c->listen_host != NULL;
+}
+
+static bool apply_key(load_state *st, const key_spec *k, const char *v)
+{
+    void *field = (char *)st->cfg + k->offset;
+    long n;
+    switch (k->type) {
+    case KEY_STRING:
+        free(*(char **)field);
+        *(char **)field = strdup(v);
+        return true;
+    case KEY_INT:
+        if (!parse_int(v, 1, INT_MAX, &n)) {
+            set_err(st, "%s must be a positive integer, not \"%s\"", k->name, v);
+            return false;
+        }
+        *(int *)field = (int)n;
+        return true;
+    case KEY_SECONDS: {
+        char *end;
+        double d = strtod(v, &end);
+        if (end == v || *end || !(d > 0) || d > 86400) {
+            set_err(st, "%s must be a number of seconds, not \"%s\"", k->name, v);
+            return false;
+        }
+        *(double *)field = d;
+        return true;
+    }
+    case KEY_LISTEN:
+        if (!parse_listen(st->cfg, v)) {
+            set_err(st, "listen must be host:port, not \"%s\"", v);
+            return false;
+        }
+        return true;
+    case KEY_LOG_LEVEL:
+        if (!log_level_parse(v, (log_level *)field)) {
+            set_err(st, "log_level must be error, warn, info or debug, not \"%s\"", v);
+            return false;
+        }
+        return true;
+    case KEY_AUTH_TYPE:
+        if (strcmp(v, "scram-sha-256") == 0)
+            *(auth_method *)field = AUTH_SCRAM;
+        else if (strcmp(v, "md5") == 0)
+            *(auth_method *)field = AUTH_MD5;
+        else if (strcmp(v, "password") == 0)
+            *(auth_method *)field = AUTH_PASSWORD;
+        else {
+            set_err(st, "auth_type must be scram-sha-256, md5 or password, not \"%s\"", v);
+            return false;
+        }
+        return true;
+    case KEY_CONNINFO: {
+        char why[256];
+        backend_target *t = field;
+        config_target_clear(t);
+        if (!config_parse_conninfo(v, t, why, sizeof(why))) {
+            set_err(st, "[%s] conninfo: %s", k->section, why);
+            return false;
+        }
+        t->name = strdup(k->section);
+        return true;
+    }
+    }
+    return false;
+}
+
+static int on_ini_key(void *user, const char *section, const char *name, const char *value)
+{
+    load_state *st = user;
+    if (!name) /* a section header with no key yet */
+        return 1;
+    for (size_t i = 0; i < N_KEYS; i++) {
+        if (strcmp(keys[i].section, section) != 0 || strcmp(keys[i].name, name) != 0)
+            continue;
+        if (st->seen[i]) {
+            set_err(st, "%s is set twice in [%s]", name, section);
+            return 0;
+        }
+        st->seen[i] = true;
+        return apply_key(st, &keys[i], value) ? 1 : 0;
+    }
+    set_err(st, "unknown setting \"%s\" in [%s]", name, section);
+    return 0;
+}
+
+/* Relative paths in the file are relative to the file's own folder, so the
+ * daemon behaves the same whatever directory it is started from. */
+static char *resolve_beside(const char *config_path, const char *p)
+{
+    if (p[0] == '/')
+        return strdup(p);
+    const char *slash = strrchr(config_path, '/');
+    if (!slash)
+        return strdup(p);
+    size_t dir_len = (size_t)(slash - config_path);
+    char *out = malloc(dir_len + 1 + strlen(p) + 1);
+    if (out)
+        sprintf(out, "%.*s/%s", (int)dir_len, config_path, p);
+    return out;
+}
+
+config *config_load(const char *path, char *err, size_t err_len)
+{
+    config *c = calloc(1, sizeof(*c));
+    if (!c) {
+        snprintf(err, err_len, "%s: out of memory", path);
+        return NULL;
+    }
+    c->refs = 1;
+    c->path = strdup(path);
+    char why[512] = "";
+    load_state st = {.cfg = c, .err = why, .err_len = sizeof(why)};
+
+    int rc = ini_parse(path, on_ini_key, &st);
+    if (rc < 0) {
+        snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (rc > 0) {
+        snprintf(err, err_len, "%s:%d: %s", path, rc, why[0] ? why : "syntax error");
+        goto fail;
+    }
+    for (size_t i = 0; i < N_KEYS; i++) {
+        if (st.seen[i])
+            continue;
+        if (!keys[i].default_value) {
+            snprintf(err, err_len, "%s: [%s] %s is required", path, keys[i].section,
+                     keys[i].name);
+            goto fail;
+        }
+        if (!apply_key(&st, &keys[i], keys[i].default_value)) {
+            snprintf(err, err_len, "%s: default of %s: %s", path, keys[i].name, why);
+            goto fail;
+        }
+    }
+    char *resolved = resolve_beside(path, c->auth_file);
+    free(c->auth_file);
+    c->auth_file = resolved;
+    return c;
+fail:
+    config_unref(c);
+    return NULL;
+}
+
+static bool resolve_host(backend_target *t, char *err, size_t err_len)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = NULL;
+    char port[16];
+    snprintf(port, sizeof(port), "%d", t->port);
+    int rc = getaddrinfo(t->host, port, &hints, &res);
+    if (rc != 0 || !res) {
+        snprintf(err, err_len, "cannot resolve host \"%s\": %s", t->host, gai_strerror(rc));
+        return false;
+    }
+    memcpy(&t->addr, res->ai_addr, res->ai_addrlen);
+    t->addr_len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return true;
+}
+
+bool config_parse_conninfo(const char *conninfo, backend_target *t, char *err, size_t err_len)
+{
+    char *why = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &why);
+    if (!opts) {
+        snprintf(err, err_len, "%s", why ? why : "out of memory");
+        PQfreemem(why);
+        return false;
+    }
+    bool ok = true;
+    char port[16] = "5432";
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (!o->val)
+            continue;
+        if (strcmp(o->keyword, "host") == 0 || strcmp(o->keyword, "hostaddr") == 0) {
+            free(t->host);
+            t->host = strdup(o->val);
+        } else if (strcmp(o->keyword, "port") == 0)
+            snprintf(port, sizeof(port), "%s", o->val);
+        else if (strcmp(o->keyword, "dbname") == 0)
+            t->dbname = strdup(o->val);
+        else if (strcmp(o->keyword, "user") == 0)
+            t->user = strdup(o->val);
+        else if (strcmp(o->keyword, "password") == 0)
+            t->password = strdup(o->val);
+        else if (strcmp(o->keyword, "options") == 0)
+            t->options = strdup(o->val);
+        else if (strcmp(o->keyword, "sslmode") == 0 && strcmp(o->val, "disable") != 0 &&
+                 strcmp(o->val, "prefer") != 0 && strcmp(o->val, "allow") != 0) {
+            snprintf(err, err_len, "sslmode=%s is not supported yet (TLS to backends)", o->val);
+            ok = false;
+        }
+    }
+    PQconninfoFree(opts);
+    long p;
+    if (ok && !parse_int(port, 1, 65535, &p)) {
+        snprintf(err, err_len, "invalid port \"%s\"", port);
+        ok = false;
+    }
+    if (ok && (!t->user || !t->dbname)) {
+        snprintf(err, err_len, "conninfo must name user and dbname");
+        ok = false;
+    }
+    if (ok && (!t->host || t->host[0] == '/')) {
+        snprintf(err, err_len, "conninfo must name a TCP host (Unix sockets are not supported)");
+        ok = false;
+    }
+    if (ok) {
+        t->port = (int)p;
+        t->conninfo = strdup(conninfo);
+        ok = resolve_host(t, err, err_len);
+    }
+    return ok;
+}
+
+void config_target_clear(backend_target *t)
+{
+    free(t->name);
+    free(t->conninfo);
+    free(t->host);
+    free(t->dbname);
+    free(t->user);
+    if (t->password)
+        memset(t->password, 0, strlen(t->password));
+    free(t->password);
+    free(t->options);
+    memset(t, 0, sizeof(*t));
+}
+
+config *config_ref(config *c)
+{
+    c->refs++;
+    return c;
+}
+
+void config_unref(config *c)
+{
+    if (!c || --c->refs > 0)
+        return;
+    free(c->path);
+    free(c->listen_host);
+    free(c->auth_file);
+    config_target_clear(&c->legacy);
+    free(c);
+}
+
+const char *config_auth_method_name(auth_method m)
+{
+    switch (m) {
+    case AUTH_SCRAM: return "scram-sha-256";
+    case AUTH_MD5: return "md5";
+    case AUTH_PASSWORD: return "password";
+    }
+    return "?";
+}

@@ -1,0 +1,165 @@
+/* Process-wide context: config and auth file, the listener, accepting
+ * clients, signals, the cancel-key registry, and orderly shutdown. */
+#define _GNU_SOURCE /* accept4 */
+#include "proxy/proxy.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "proxy/cancel.h"
+#include "proxy/log.h"
+#include "proxy/net.h"
+#include "proxy/session.h"
+
+static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    proxy *px = w->data;
+    for (int i = 0; i < 64; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        int fd = accept4(px->listen_fd, (struct sockaddr *)&ss, &len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                errno != ECONNABORTED)
+                log_warn("accept failed: %s", strerror(errno));
+            return;
+        }
+        char peer[64];
+        net_format_addr((struct sockaddr *)&ss, peer, sizeof(peer));
+        if (px->n_sessions >= (size_t)px->cfg->max_clients) {
+            log_warn("refusing %s: max_clients (%d) reached", peer, px->cfg->max_clients);
+            pg_buf b;
+            pg_buf_init(&b);
+            pg_buf_error(&b, true, "53300", "sorry, too many clients already");
+            if (!b.failed)
+                (void)!send(fd, b.data, b.len, MSG_NOSIGNAL);
+            pg_buf_free(&b);
+            close(fd);
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (!session_new(px, fd, peer)) {
+            log_error("out of memory accepting %s", peer);
+            close(fd);
+        }
+    }
+}
+
+static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    proxy *px = w->data;
+    log_info("signal %d: shutting down", w->signum);
+    px->stopping = true;
+    ev_break(loop, EVBREAK_ALL);
+}
+
+static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    log_info("SIGHUP: configuration reload is not supported yet; keeping the running config");
+}
+
+proxy *proxy_new(struct ev_loop *loop, const char *config_path, char *err, size_t err_len)
+{
+    proxy *px = calloc(1, sizeof(*px));
+    if (!px) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    px->loop = loop;
+    px->listen_fd = -1;
+    px->cfg = config_load(config_path, err, err_len);
+    if (!px->cfg)
+        goto fail;
+    log_current_level = px->cfg->log_level;
+    px->users = userlist_load(px->cfg->auth_file, err, err_len);
+    if (!px->users)
+        goto fail;
+    px->listen_fd = net_listen(px->cfg->listen_host, px->cfg->listen_port, err, err_len);
+    if (px->listen_fd < 0)
+        goto fail;
+    ev_io_init(&px->accept_io, accept_cb, px->listen_fd, EV_READ);
+    px->accept_io.data = px;
+    ev_signal_init(&px->sig_term, stop_cb, SIGTERM);
+    ev_signal_init(&px->sig_int, stop_cb, SIGINT);
+    ev_signal_init(&px->sig_hup, hup_cb, SIGHUP);
+    px->sig_term.data = px->sig_int.data = px->sig_hup.data = px;
+    return px;
+fail:
+    proxy_free(px);
+    return NULL;
+}
+
+void proxy_run(proxy *px)
+{
+    ev_io_start(px->loop, &px->accept_io);
+    ev_signal_start(px->loop, &px->sig_term);
+    ev_signal_start(px->loop, &px->sig_int);
+    ev_signal_start(px->loop, &px->sig_hup);
+    log_info("pgtandem listening on %s:%d (legacy %s:%d/%s, %zu users in %s)",
+             px->cfg->listen_host, px->cfg->listen_port, px->cfg->legacy.host,
+             px->cfg->legacy.port, px->cfg->legacy.dbname, userlist_count(px->users),
+             px->cfg->auth_file);
+    ev_run(px->loop, 0);
+    ev_io_stop(px->loop, &px->accept_io);
+    ev_signal_stop(px->loop, &px->sig_term);
+    ev_signal_stop(px->loop, &px->sig_int);
+    ev_signal_stop(px->loop, &px->sig_hup);
+}
+
+void proxy_free(proxy *px)
+{
+    if (!px)
+        return;
+    while (px->sessions)
+        session_free(px->sessions);
+    cancel_free_all(px);
+    if (px->listen_fd >= 0)
+        close(px->listen_fd);
+    userlist_free(px->users);
+    config_unref(px->cfg);
+    free(px);
+}
+
+void proxy_register_cancel_key(proxy *px, session *s)
+{
+    /* random keys that are unique among live sessions */
+    for (;;) {
+        int32_t pid, key;
+        if (RAND_bytes((unsigned char *)&pid, sizeof(pid)) != 1 ||
+            RAND_bytes((unsigned char *)&key, sizeof(key)) != 1)
+            abort();
+        pid &= 0x7fffffff; /* clients print it as a process id */
+        session *other = NULL;
+        HASH_FIND_INT(px->by_cancel_pid, &pid, other);
+        if (other || pid == 0)
+            continue;
+        s->cancel_pid = pid;
+        s->cancel_key = key;
+        HASH_ADD_INT(px->by_cancel_pid, cancel_pid, s);
+        return;
+    }
+}
+
+session *proxy_find_by_cancel_key(proxy *px, int32_t pid, int32_t key)
+{
+    session *s = NULL;
+    HASH_FIND_INT(px->by_cancel_pid, &pid, s);
+    return s && s->cancel_key == key ? s : NULL;
+}
+
+void proxy_forget_session(proxy *px, session *s)
+{
+    if (s->cancel_pid) {
+        HASH_DEL(px->by_cancel_pid, s);
+        s->cancel_pid = 0;
+    }
+}

@@ -1,0 +1,45 @@
+/* The process-wide context: the event loop, the current config snapshot and
+ * auth file, the listening socket, and the registry of live sessions. */
+#ifndef PGT_PROXY_H
+#define PGT_PROXY_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proxy/config.h"
+#include "proxy/userlist.h"
+
+typedef struct session session;
+typedef struct cancel_relay cancel_relay;
+
+typedef struct proxy {
+    struct ev_loop *loop;
+    config *cfg;
+    userlist *users;
+    int listen_fd;
+    ev_io accept_io;
+    ev_signal sig_term;
+    ev_signal sig_int;
+    ev_signal sig_hup;
+    session *sessions;        /* doubly linked list of live sessions */
+    size_t n_sessions;
+    session *by_cancel_pid;   /* uthash on the proxy-issued cancel pid */
+    cancel_relay *cancels;    /* CancelRequests being forwarded to servers */
+    uint64_t next_session_id;
+    bool stopping;
+} proxy;
+
+/* Loads config and auth file, opens the listening socket. */
+proxy *proxy_new(struct ev_loop *loop, const char *config_path, char *err, size_t err_len)
+    __attribute__((warn_unused_result));
+/* Runs until SIGTERM/SIGINT, then closes every session. */
+void proxy_run(proxy *px);
+void proxy_free(proxy *px);
+
+/* Cancel-key registry (proxy.c) */
+void proxy_register_cancel_key(proxy *px, session *s);
+session *proxy_find_by_cancel_key(proxy *px, int32_t pid, int32_t key);
+void proxy_forget_session(proxy *px, session *s);
+
+#endif

@@ -1,0 +1,209 @@
+/* Session lifecycle: creation on accept, the client socket's callbacks, the
+ * login timeout, reacting to backends becoming ready or failing, and the
+ * deferred free. */
+#include "proxy/session.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol/pg_codes.h"
+#include "proxy/backend.h"
+#include "proxy/log.h"
+
+static void client_read_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void client_write_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void login_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+static const char *state_name(session_state st)
+{
+    switch (st) {
+    case SESSION_STARTUP: return "startup";
+    case SESSION_AUTH: return "auth";
+    case SESSION_CONNECTING: return "connecting";
+    case SESSION_READY: return "ready";
+    case SESSION_CLOSED: return "closed";
+    }
+    return "?";
+}
+
+void session_set_state(session *s, session_state st)
+{
+    log_debug("session %llu: %s -> %s", (unsigned long long)s->id, state_name(s->state),
+              state_name(st));
+    s->state = st;
+}
+
+session *session_new(proxy *px, int fd, const char *peer)
+{
+    session *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->id = ++px->next_session_id;
+    s->px = px;
+    s->cfg = config_ref(px->cfg);
+    s->state = SESSION_STARTUP;
+    s->tx_status = PG_TX_IDLE;
+    snprintf(s->peer, sizeof(s->peer), "%s", peer);
+    stream_init(&s->client, px->loop, fd, s, client_read_cb, client_write_cb);
+    ev_timer_init(&s->login_timer, login_timeout_cb, s->cfg->login_timeout, 0);
+    s->login_timer.data = s;
+    ev_timer_start(px->loop, &s->login_timer);
+
+    s->next = px->sessions;
+    if (px->sessions)
+        px->sessions->prev = s;
+    px->sessions = s;
+    px->n_sessions++;
+    log_debug("session %llu: connection from %s", (unsigned long long)s->id, peer);
+    return s;
+}
+
+void session_close(session *s, const char *sqlstate, const char *why)
+{
+    if (s->state == SESSION_CLOSED)
+        return;
+    if (sqlstate && s->client.fd >= 0) {
+        /* best effort: one try to tell the client why, then close */
+        pg_buf_error(&s->client.out, true, sqlstate, why);
+        stream_try_flush(&s->client);
+    }
+    if (s->state == SESSION_READY || s->state == SESSION_CONNECTING || sqlstate)
+        log_info("session %llu closed (%s@%s from %s): %s", (unsigned long long)s->id,
+                 s->user ? s->user : "-", s->database ? s->database : "-", s->peer, why);
+    else
+        log_debug("session %llu closed: %s", (unsigned long long)s->id, why);
+    session_set_state(s, SESSION_CLOSED);
+    ev_timer_stop(s->px->loop, &s->login_timer);
+    stream_close(&s->client);
+    if (s->legacy) {
+        /* Terminate lets the server end cleanly; an open transaction rolls back */
+        if (s->legacy->state == BACKEND_READY) {
+            pg_buf_simple(&s->legacy->s.out, PG_FE_TERMINATE);
+            stream_try_flush(&s->legacy->s);
+        }
+        stream_close(&s->legacy->s);
+    }
+    proxy_forget_session(s->px, s);
+}
+
+void session_free(session *s)
+{
+    proxy *px = s->px;
+    if (s->state != SESSION_CLOSED)
+        session_close(s, NULL, "shutting down");
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        px->sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    px->n_sessions--;
+    backend_free(s->legacy);
+    scram_server_free(s->scram);
+    for (size_t i = 0; i < s->n_params; i++) {
+        free(s->param_names[i]);
+        free(s->param_values[i]);
+    }
+    free(s->user);
+    free(s->database);
+    config_unref(s->cfg);
+    free(s);
+}
+
+void session_release_if_closed(session *s)
+{
+    if (s->state == SESSION_CLOSED && !s->processing)
+        session_free(s);
+}
+
+static void client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    session *s = w->data;
+    s->processing = true;
+    stream_io r = stream_read(&s->client);
+    if (r == STREAM_IO_EOF) {
+        session_close(s, NULL, "client disconnected");
+    } else if (r == STREAM_IO_ERROR) {
+        char why[128];
+        snprintf(why, sizeof(why), "client connection error: %s", strerror(errno));
+        session_close(s, NULL, why);
+    } else if (r == STREAM_IO_OK) {
+        switch (s->state) {
+        case SESSION_STARTUP:
+        case SESSION_AUTH:
+            session_login_input(s);
+            break;
+        case SESSION_READY:
+            session_relay_client_input(s);
+            break;
+        case SESSION_CONNECTING:
+            /* hold what the client sends until the backend is ready */
+            stream_pause_read(&s->client);
+            break;
+        case SESSION_CLOSED:
+            break;
+        }
+    }
+    s->processing = false;
+    session_release_if_closed(s);
+}
+
+static void client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    session *s = w->data;
+    s->processing = true;
+    if (!stream_flush(&s->client)) {
+        char why[128];
+        snprintf(why, sizeof(why), "client connection error: %s", strerror(errno));
+        session_close(s, NULL, why);
+    } else if (s->state == SESSION_READY) {
+        session_relay_client_drained(s);
+    }
+    s->processing = false;
+    session_release_if_closed(s);
+}
+
+static void login_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    session *s = w->data;
+    if (s->state == SESSION_READY)
+        return;
+    s->processing = true;
+    session_close(s, s->state == SESSION_STARTUP ? NULL : "08006",
+                  "login timeout: the client did not finish logging in");
+    s->processing = false;
+    session_release_if_closed(s);
+}
+
+void session_backend_ready(session *s, backend *b)
+{
+    if (s->state != SESSION_CONNECTING)
+        return;
+    /* the server's parameters, our own cancel key, then ready */
+    pg_buf_put(&s->client.out, b->params.data, b->params.len);
+    pg_buf_free(&b->params);
+    pg_buf_backend_key(&s->client.out, s->cancel_pid, s->cancel_key);
+    s->tx_status = b->tx_status;
+    pg_buf_ready_for_query(&s->client.out, s->tx_status);
+    ev_timer_stop(s->px->loop, &s->login_timer);
+    session_set_state(s, SESSION_READY);
+    log_info("session %llu: %s@%s from %s ready (%s pid %d)", (unsigned long long)s->id,
+             s->user, s->database, s->peer, b->target->name, (int)b->pid);
+    if (!stream_flush(&s->client)) {
+        session_close(s, NULL, "client went away during login");
+        return;
+    }
+    stream_resume_read(&s->client);
+    /* the client may have pipelined messages behind its login */
+    if (s->client.in.len)
+        session_relay_client_input(s);
+}
+
+void session_backend_failed(session *s, backend *b, const char *sqlstate, const char *why)
+{
+    log_warn("session %llu backend %s: %s", (unsigned long long)s->id, b->target->name, why);
+    /* the client sees the server's failure as the reason its session ends */
+    session_close(s, sqlstate ? sqlstate : "08006", why);
+}

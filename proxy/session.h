@@ -1,0 +1,87 @@
+/* One client connection and the backend connections that serve it.
+ * Shared by the session_*.c files and backend.c; nothing else looks inside.
+ * Lifetime rule: a session is never freed inside a function that may still
+ * touch it; session_close() marks it, and the libev callback that was
+ * running frees it on its way out (session_release_if_closed). */
+#ifndef PGT_SESSION_H
+#define PGT_SESSION_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uthash.h>
+
+#include "protocol/scram.h"
+#include "proxy/proxy.h"
+#include "proxy/stream.h"
+
+typedef struct backend backend;
+
+typedef enum session_state {
+    SESSION_STARTUP,    /* waiting for a startup packet */
+    SESSION_AUTH,       /* exchanging authentication messages with the client */
+    SESSION_CONNECTING, /* client authenticated; backends logging in */
+    SESSION_READY,      /* relaying */
+    SESSION_CLOSED,     /* sockets closed; to be freed by the running callback */
+} session_state;
+
+typedef enum auth_step { AUTH_STEP_NONE, AUTH_STEP_SASL_INITIAL, AUTH_STEP_SASL_FINAL,
+                         AUTH_STEP_PASSWORD } auth_step;
+
+#define SESSION_MAX_PARAMS 64
+
+struct session {
+    uint64_t id;
+    proxy *px;
+    config *cfg; /* the snapshot this session runs on */
+    session_state state;
+    stream client;
+    char peer[64];
+    char *user;
+    char *database;
+    /* startup parameters passed on to every backend (not user/database) */
+    size_t n_params;
+    char *param_names[SESSION_MAX_PARAMS];
+    char *param_values[SESSION_MAX_PARAMS];
+
+    auth_step auth;
+    bool user_known;
+    scram_server *scram;
+    uint8_t md5_salt[4];
+
+    int32_t cancel_pid; /* what the client got in BackendKeyData */
+    int32_t cancel_key;
+    ev_timer login_timer;
+
+    backend *legacy;
+    uint8_t tx_status;
+    size_t client_stream_left; /* bytes of a large client message still passing through */
+    bool processing;           /* inside a callback: defer freeing */
+
+    session *next;
+    session *prev;
+    UT_hash_handle hh; /* proxy->by_cancel_pid */
+};
+
+session *session_new(proxy *px, int fd, const char *peer);
+/* Sends a final ErrorResponse (when sqlstate is set), closes every socket,
+ * logs why. Safe to call more than once. */
+void session_close(session *s, const char *sqlstate, const char *why);
+void session_release_if_closed(session *s);
+/* Frees immediately; only for shutdown and for callers outside callbacks. */
+void session_free(session *s);
+void session_set_state(session *s, session_state st);
+
+/* session_login.c */
+void session_login_input(session *s);
+/* session_relay.c */
+void session_relay_client_input(session *s);
+void session_relay_backend_input(session *s, backend *b);
+void session_relay_client_drained(session *s);
+void session_relay_backend_drained(session *s, backend *b);
+
+/* called by backend.c */
+void session_backend_ready(session *s, backend *b);
+void session_backend_failed(session *s, backend *b, const char *sqlstate, const char *why);
+
+#endif
