@@ -32,6 +32,7 @@ typedef struct backend {
     pg_buf params; /* ParameterStatus messages seen at login, as sent */
     uint8_t tx_status;
     size_t stream_left; /* bytes of a large server message still passing through */
+    bool sent_fatal;    /* relayed a FATAL error: the server is about to hang up */
 } backend;
 
 /* Starts connecting; extra startup parameters come from the session.

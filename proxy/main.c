@@ -65,6 +65,11 @@ int main(int argc, char **argv)
         proxy_free(px);
         return 0;
     }
+    if (!proxy_listen(px, err, sizeof(err))) {
+        fprintf(stderr, "pgtandem: %s\n", err);
+        proxy_free(px);
+        return 1;
+    }
     proxy_run(px);
     proxy_free(px);
     ev_loop_destroy(loop);

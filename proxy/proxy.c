@@ -83,11 +83,6 @@ proxy *proxy_new(struct ev_loop *loop, const char *config_path, char *err, size_
     px->users = userlist_load(px->cfg->auth_file, err, err_len);
     if (!px->users)
         goto fail;
-    px->listen_fd = net_listen(px->cfg->listen_host, px->cfg->listen_port, err, err_len);
-    if (px->listen_fd < 0)
-        goto fail;
-    ev_io_init(&px->accept_io, accept_cb, px->listen_fd, EV_READ);
-    px->accept_io.data = px;
     ev_signal_init(&px->sig_term, stop_cb, SIGTERM);
     ev_signal_init(&px->sig_int, stop_cb, SIGINT);
     ev_signal_init(&px->sig_hup, hup_cb, SIGHUP);
@@ -96,6 +91,16 @@ proxy *proxy_new(struct ev_loop *loop, const char *config_path, char *err, size_
 fail:
     proxy_free(px);
     return NULL;
+}
+
+bool proxy_listen(proxy *px, char *err, size_t err_len)
+{
+    px->listen_fd = net_listen(px->cfg->listen_host, px->cfg->listen_port, err, err_len);
+    if (px->listen_fd < 0)
+        return false;
+    ev_io_init(&px->accept_io, accept_cb, px->listen_fd, EV_READ);
+    px->accept_io.data = px;
+    return true;
 }
 
 void proxy_run(proxy *px)

@@ -30,9 +30,11 @@ typedef struct proxy {
     bool stopping;
 } proxy;
 
-/* Loads config and auth file, opens the listening socket. */
+/* Loads config and auth file. */
 proxy *proxy_new(struct ev_loop *loop, const char *config_path, char *err, size_t err_len)
     __attribute__((warn_unused_result));
+/* Opens the listening socket. */
+bool proxy_listen(proxy *px, char *err, size_t err_len) __attribute__((warn_unused_result));
 /* Runs until SIGTERM/SIGINT, then closes every session. */
 void proxy_run(proxy *px);
 void proxy_free(proxy *px);

@@ -204,6 +204,7 @@ void session_backend_ready(session *s, backend *b)
 void session_backend_failed(session *s, backend *b, const char *sqlstate, const char *why)
 {
     log_warn("session %llu backend %s: %s", (unsigned long long)s->id, b->target->name, why);
-    /* the client sees the server's failure as the reason its session ends */
-    session_close(s, sqlstate ? sqlstate : "08006", why);
+    /* the client sees the server's failure as the reason its session ends,
+     * unless the server already told it (a FATAL error it relayed) */
+    session_close(s, b->sent_fatal ? NULL : sqlstate ? sqlstate : "08006", why);
 }

@@ -114,8 +114,17 @@ static bool inspect_backend_msg(session *s, backend *b, uint8_t type, const uint
         session_close(s, "08P01", msg);
         return false;
     }
-    if (type == PG_BE_READY_FOR_QUERY)
+    if (type == PG_BE_READY_FOR_QUERY) {
         b->tx_status = s->tx_status = body[0];
+    } else if (type == PG_BE_ERROR_RESPONSE) {
+        pg_error_fields e;
+        if (pg_decode_error(body, len, &e) &&
+            (strcmp(e.severity, "FATAL") == 0 || strcmp(e.severity, "PANIC") == 0)) {
+            b->sent_fatal = true;
+            log_warn("session %llu: %s ends the session: %s (%s)", (unsigned long long)s->id,
+                     b->target->name, e.message, e.sqlstate);
+        }
+    }
     return true;
 }
 

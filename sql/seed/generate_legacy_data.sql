@@ -185,7 +185,7 @@ SELECT i,
        brand || ' ' || adj || ' ' || noun || ' ' || i,
        lower(brand || '-' || adj || '-' || noun || '-' || i),
        CASE WHEN i % 7 = 0 THEN NULL
-            ELSE format('A %s %s by %s, made for everyday use.', lower(adj), lower(noun), brand) END,
+            ELSE format('%s %s by %s, made for everyday use.', adj, lower(noun), brand) END,
        brand,
        price,
        CASE WHEN pg_temp.h('sale', i, 4) = 0 THEN round(price * 1.25, 2) END,
@@ -508,4 +508,7 @@ $$;
 
 COMMIT;
 
-ANALYZE;
+ANALYZE users, user_sessions, user_profiles, categories, products, product_inventory,
+        product_images, product_variants, carts, cart_items, wishlists, wishlist_items,
+        promo_codes, promo_usage, promotion_campaigns, campaign_promo_codes,
+        user_promo_eligibility, promo_analytics, promo_suggestions;
