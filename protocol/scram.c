@@ -999,7 +999,8 @@ static bool scram_client_final_impl(scram_client *c, const char *in, size_t len,
     if (!scram_skip_extensions(&cur, err))
         return false;
     if (CRYPTO_memcmp(sig, c->server_signature, SCRAM_KEY_LEN) != 0)
-        return scram_fail(err, "SCRAM server signature is invalid (server does not know the password)");
+        return scram_fail(err, "SCRAM server signature is invalid "
+                               "(the server does not know the password)");
     return true;
 }
 

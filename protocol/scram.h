@@ -71,8 +71,9 @@ SCRAM_MUST_CHECK scram_client *scram_client_new_user(const char *user, const cha
 void scram_client_set_max_iterations(scram_client *c, int max_iterations);
 /* "n,,n=,r=<nonce>" */
 SCRAM_MUST_CHECK bool scram_client_first(scram_client *c, char **out, size_t *out_len);
-SCRAM_MUST_CHECK bool scram_client_continue(scram_client *c, const uint8_t *server_first, size_t len,
-                                            char **out, size_t *out_len, const char **err);
+SCRAM_MUST_CHECK bool scram_client_continue(scram_client *c, const uint8_t *server_first,
+                                            size_t len, char **out, size_t *out_len,
+                                            const char **err);
 /* verifies server signature */
 SCRAM_MUST_CHECK bool scram_client_final(scram_client *c, const uint8_t *server_final, size_t len,
                                          const char **err);
