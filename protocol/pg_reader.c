@@ -17,6 +17,8 @@ const uint8_t *pg_read_bytes(pg_reader *r, size_t n)
         r->bad = true;
         return NULL;
     }
+    if (n == 0)
+        return r->p ? r->p + r->pos : (const uint8_t *)"";
     const uint8_t *p = r->p + r->pos;
     r->pos += n;
     return p;
@@ -45,8 +47,10 @@ int32_t pg_read_int32(pg_reader *r)
 
 const char *pg_read_cstring(pg_reader *r)
 {
-    if (r->bad)
+    if (r->bad || r->pos == r->len) {
+        r->bad = true;
         return "";
+    }
     const uint8_t *start = r->p + r->pos;
     const uint8_t *nul = memchr(start, 0, r->len - r->pos);
     if (!nul) {

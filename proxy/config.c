@@ -187,6 +187,12 @@ config *config_load(const char *path, char *err, size_t err_len)
     char why[512] = "";
     load_state st = {.cfg = c, .err = why, .err_len = sizeof(why)};
 
+    /* Debian's inih makes its limits settable: long lines (a conninfo can be
+     * long) instead of silent truncation, and the first error is the one shown */
+    ini_use_stack = false;
+    ini_allow_realloc = true;
+    ini_max_line = 64 * 1024;
+    ini_stop_on_first_error = true;
     int rc = ini_parse(path, on_ini_key, &st);
     if (rc < 0) {
         snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
@@ -241,6 +247,7 @@ bool config_parse_conninfo(const char *conninfo, backend_target *t, char *err, s
     PQconninfoOption *opts = PQconninfoParse(conninfo, &why);
     if (!opts) {
         snprintf(err, err_len, "%s", why ? why : "out of memory");
+        err[strcspn(err, "\n")] = '\0'; /* libpq ends its messages with a newline */
         PQfreemem(why);
         return false;
     }

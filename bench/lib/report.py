@@ -109,7 +109,8 @@ def table(d):
         agg[key] = a
 
     out.append("| Workload | Protocol | Configuration | TPS | TPS by round | Mean ms | p99 ms "
-               "| ×direct | ×peer | Proxy CPU s / 1k tx | Proxy RSS / PSS @ clients MiB | Data check |")
+               "| ×direct | ×peer | Proxy CPU s / 1k tx | Proxy RSS / PSS @ {clients} clients MiB | Data check |"
+               .replace("{clients}", meta.get("clients", "N")))
     out.append("|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---|")
     notes = []
     for wl in ("select", "tpcb"):
