@@ -731,6 +731,7 @@ struct scram_client {
     char *client_first_bare;
     size_t client_first_bare_len;
     uint8_t server_signature[SCRAM_KEY_LEN];  /* what the server must prove */
+    scram_salt_cache *cache;                  /* borrowed; may be NULL */
     char errbuf[SCRAM_ERRBUF_LEN];            /* a server "e=" text, sanitised */
 };
 
@@ -926,9 +927,24 @@ static bool scram_client_continue_impl(scram_client *c, const char *in, size_t l
 
     uint8_t salted[SCRAM_KEY_LEN], client_key[SCRAM_KEY_LEN], stored_key[SCRAM_KEY_LEN];
     uint8_t server_key[SCRAM_KEY_LEN], client_sig[SCRAM_KEY_LEN], proof[SCRAM_KEY_LEN];
-    bool ok = scram_salted_password(c->password, c->password_len, salt, salt_len, iterations,
-                                    salted) &&
-              scram_keys_from_salted(salted, client_key, stored_key, server_key) &&
+    scram_salt_cache *cache = c->cache;
+    bool cached = cache && cache->valid && cache->iterations == iterations &&
+                  cache->salt_len == salt_len && memcmp(cache->salt, salt, salt_len) == 0;
+    bool ok = true;
+    if (cached) {
+        memcpy(salted, cache->salted, SCRAM_KEY_LEN);
+    } else {
+        ok = scram_salted_password(c->password, c->password_len, salt, salt_len, iterations,
+                                   salted);
+        if (ok && cache && salt_len <= SCRAM_MAX_SALT_LEN) {
+            cache->valid = true;
+            cache->iterations = iterations;
+            cache->salt_len = salt_len;
+            memcpy(cache->salt, salt, salt_len);
+            memcpy(cache->salted, salted, SCRAM_KEY_LEN);
+        }
+    }
+    ok = ok && scram_keys_from_salted(salted, client_key, stored_key, server_key) &&
               scram_hmac(stored_key, SCRAM_KEY_LEN, am, am_len, client_sig) &&
               scram_hmac(server_key, SCRAM_KEY_LEN, am, am_len, c->server_signature);
     if (ok)
@@ -1020,4 +1036,15 @@ bool scram_client_final(scram_client *c, const uint8_t *server_final, size_t len
     }
     c->state = SCRAM_CLI_DONE;
     return true;
+}
+
+void scram_client_set_cache(scram_client *c, scram_salt_cache *cache)
+{
+    if (c)
+        c->cache = cache;
+}
+
+void scram_salt_cache_clear(scram_salt_cache *cache)
+{
+    OPENSSL_cleanse(cache, sizeof(*cache));
 }

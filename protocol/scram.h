@@ -69,6 +69,20 @@ SCRAM_MUST_CHECK scram_client *scram_client_new_user(const char *user, const cha
                                                      const char *nonce);
 /* Lower the iteration cap for this exchange (clamped to 1..SCRAM_MAX_ITERATIONS). */
 void scram_client_set_max_iterations(scram_client *c, int max_iterations);
+/* The costly part of a login is PBKDF2 over the password. A server keeps one
+ * salt and iteration count per role, so a caller that logs in with the same
+ * password again and again keeps one cache per password; the client reuses
+ * the derived value when salt and count match. The cache holds key material:
+ * scram_salt_cache_clear() it before freeing. */
+typedef struct scram_salt_cache {
+    bool valid;
+    int iterations;
+    size_t salt_len;
+    uint8_t salt[SCRAM_MAX_SALT_LEN];
+    uint8_t salted[SCRAM_KEY_LEN];
+} scram_salt_cache;
+void scram_client_set_cache(scram_client *c, scram_salt_cache *cache);
+void scram_salt_cache_clear(scram_salt_cache *cache);
 /* "n,,n=,r=<nonce>" */
 SCRAM_MUST_CHECK bool scram_client_first(scram_client *c, char **out, size_t *out_len);
 SCRAM_MUST_CHECK bool scram_client_continue(scram_client *c, const uint8_t *server_first,

@@ -195,6 +195,7 @@ static bool answer_auth(backend *b, const uint8_t *body, size_t len)
         }
         scram_client_free(b->scram);
         b->scram = scram_client_new(t->password, NULL);
+        scram_client_set_cache(b->scram, t->scram_cache);
         if (!b->scram || !scram_client_first(b->scram, &out, &out_len)) {
             fail(b, "53200", "cannot start SCRAM with %s", t->name);
             return false;

@@ -292,6 +292,7 @@ bool config_parse_conninfo(const char *conninfo, backend_target *t, char *err, s
     if (ok) {
         t->port = (int)p;
         t->conninfo = strdup(conninfo);
+        t->scram_cache = calloc(1, sizeof(*t->scram_cache));
         ok = resolve_host(t, err, err_len);
     }
     return ok;
@@ -308,6 +309,9 @@ void config_target_clear(backend_target *t)
         memset(t->password, 0, strlen(t->password));
     free(t->password);
     free(t->options);
+    if (t->scram_cache)
+        scram_salt_cache_clear(t->scram_cache);
+    free(t->scram_cache);
     memset(t, 0, sizeof(*t));
 }
 

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "protocol/scram.h"
 #include "proxy/log.h"
 
 typedef enum auth_method { AUTH_SCRAM, AUTH_MD5, AUTH_PASSWORD } auth_method;
@@ -24,6 +25,9 @@ typedef struct backend_target {
     char *options;  /* extra startup "options", may be NULL */
     struct sockaddr_storage addr;
     socklen_t addr_len;
+    /* The one mutable part of a snapshot: a cache of the SCRAM derivation for
+     * this target's password, so each backend login skips PBKDF2. */
+    scram_salt_cache *scram_cache;
 } backend_target;
 
 typedef struct config {

@@ -450,7 +450,7 @@ static classify_kind dispatch(classify_walk *w, classify_arena *arena,
     switch (n->node_case) {
     case PG_QUERY__NODE__NODE_SELECT_STMT:
         classify_walk_node(w, n, CLASSIFY_ROLE_READ);
-        return n->select_stmt->into_clause ? CLASSIFY_DDL : query_kind(w);
+        return w->has_into ? CLASSIFY_DDL : query_kind(w);
     case PG_QUERY__NODE__NODE_INSERT_STMT:
         if (!describe_insert(arena, st, n->insert_stmt))
             w->oom = true;

@@ -37,6 +37,7 @@ typedef struct classify_walk {
     unsigned depth;
     bool has_dml;     /* an INSERT/UPDATE/DELETE/MERGE was seen anywhere */
     bool has_locking; /* a FOR UPDATE/SHARE clause was seen anywhere */
+    bool has_into;    /* SELECT ... INTO, on whichever branch of a set operation */
     bool volatile_calls;
     bool oom;
     bool too_deep; /* defensive: the guards should have stopped such input earlier */

@@ -18,7 +18,7 @@ void classify_walk_reset(classify_walk *w)
     w->reads.n = w->writes.n = w->funcs.n = 0;
     w->n_scope = 0;
     w->depth = 0;
-    w->has_dml = w->has_locking = w->volatile_calls = false;
+    w->has_dml = w->has_locking = w->has_into = w->volatile_calls = false;
     w->too_deep = false;
     /* oom stays: the caller gives up on the whole result */
 }
@@ -374,8 +374,10 @@ static void walk_select(classify_walk *w, const PgQuery__SelectStmt *s)
                 SKIP(offsetof(PgQuery__SelectStmt, with_clause),
                      offsetof(PgQuery__SelectStmt, into_clause),
                      offsetof(PgQuery__SelectStmt, locking_clause)));
-    if (s->into_clause)
+    if (s->into_clause) {
+        w->has_into = true;
         classify_walk_table(w, s->into_clause->rel, CLASSIFY_ROLE_WRITE);
+    }
     for (size_t i = 0; i < s->n_locking_clause; i++) {
         const PgQuery__Node *n = s->locking_clause[i];
         if (n && n->node_case == PG_QUERY__NODE__NODE_LOCKING_CLAUSE)

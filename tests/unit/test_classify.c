@@ -412,6 +412,8 @@ static const ccase cases[] = {
     {"CREATE TABLE users_backup AS SELECT * FROM users", DL, "users", "users_backup", false, ""},
     {"SELECT * INTO TEMP recent_sessions FROM user_sessions WHERE created_at > $1", DL,
      "user_sessions", "recent_sessions", false, ""},
+    {"SELECT id INTO archived_ids FROM carts UNION SELECT id FROM wishlists", DL,
+     "carts,wishlists", "archived_ids", false, ""},
     {"COMMENT ON TABLE users IS 'accounts'", DL, "", "users", false, ""},
     {"COMMENT ON COLUMN public.users.email IS 'login'", DL, "", "public.users", false, ""},
     {"GRANT SELECT, INSERT ON products, categories TO shop_app", DL, "", "products,categories",

@@ -335,6 +335,25 @@ Test(config, long_conninfo_line)
     }
 }
 
+/* An indented key must not be taken as the continuation of the key above it
+ * (inih's multi-line values), which reports "listen is set twice" for a line
+ * that sets log_level. */
+Test(config, indented_key_is_its_own_key)
+{
+    char err[512];
+    config *c = load_text("[pgtandem]\n"
+                          "    listen = 127.0.0.1:7001\n"
+                          "    log_level = debug\n" LEGACY,
+                          err, sizeof err);
+    if (c) {
+        cr_expect_eq(c->listen_port, 7001);
+        cr_expect_eq(c->log_level, LOG_DEBUG);
+        config_unref(c);
+    } else {
+        cr_expect_null(strstr(err, "listen"), "error blames the wrong key: %s", err);
+    }
+}
+
 /* libpq's error texts end in a newline; an error line for logs should not. */
 Test(config, error_text_has_no_newline)
 {

@@ -105,6 +105,36 @@ Test(pg_msg, startup_parameters)
     cr_assert_eq(st.n_params, 0);
 }
 
+/* PostgreSQL applies startup parameters in order, so the last of two with the
+ * same name wins. The proxy must see what the server will see: either refuse
+ * the packet, or answer pg_startup_get() with the last value. Otherwise
+ * "replication=no" then "replication=database" passes the proxy's check
+ * (which reads the first) and reaches the server (which uses the last). */
+Test(pg_msg, startup_duplicate_parameter)
+{
+    static const struct {
+        const char *name;
+        const uint8_t *body;
+        size_t len;
+        const char *last;
+    } cases[] = {
+        {"replication", BODY("\0\x03\0\0user\0bob\0replication\0no\0replication\0database\0\0"),
+         "database"},
+        {"user", BODY("\0\x03\0\0user\0bob\0user\0postgres\0\0"), "postgres"},
+        {"database", BODY("\0\x03\0\0user\0bob\0database\0a\0database\0b\0\0"), "b"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        pg_startup st;
+        const char *err = NULL;
+        if (!pg_decode_startup(cases[i].body, cases[i].len, &st, &err))
+            continue; /* refused: fine */
+        const char *v = pg_startup_get(&st, cases[i].name);
+        cr_expect(v && strcmp(v, cases[i].last) == 0,
+                  "two \"%s\" parameters: the proxy sees \"%s\", PostgreSQL uses \"%s\"",
+                  cases[i].name, v ? v : "(null)", cases[i].last);
+    }
+}
+
 /* Writes a startup body with n parameters p0=v0 ... into out. */
 static size_t startup_with_params(uint8_t *out, size_t cap, size_t n)
 {
