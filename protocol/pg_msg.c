@@ -52,6 +52,12 @@ bool pg_decode_startup(const uint8_t *body, size_t len, pg_startup *out, const c
             *err = "startup parameter has no value";
             return false;
         }
+        /* PostgreSQL lets the last of two equal names win; a check that reads
+         * the first would be fooled (replication=no, replication=database) */
+        if (pg_startup_get(out, name)) {
+            *err = "duplicate startup parameter";
+            return false;
+        }
         if (out->n_params == PG_STARTUP_MAX_PARAMS) {
             *err = "too many startup parameters";
             return false;

@@ -50,7 +50,9 @@ backend *backend_start(session *owner, const backend_target *t, char *err, size_
     b->owner = owner;
     b->target = t;
     b->state = BACKEND_CONNECTING;
+    b->service = -1;
     pg_buf_init(&b->params);
+    pg_buf_init(&b->captured);
     stream_init(&b->s, owner->px->loop, -1, b, backend_read_cb, backend_write_cb);
     int fd = net_socket_nonblocking(t->addr.ss_family);
     if (fd < 0) {
@@ -79,6 +81,7 @@ void backend_free(backend *b)
         return;
     stream_close(&b->s);
     pg_buf_free(&b->params);
+    pg_buf_free(&b->captured);
     scram_client_free(b->scram);
     free(b);
 }
@@ -349,4 +352,33 @@ static void backend_write_cb(struct ev_loop *loop, ev_io *w, int revents)
     }
     s->processing = false;
     session_release_if_closed(s);
+}
+
+static bool push_pending(backend *b, reply_mode mode)
+{
+    if (b->n_pending == BACKEND_MAX_PENDING)
+        return false;
+    b->pending[b->n_pending++] = mode;
+    return true;
+}
+
+bool backend_send_query(backend *b, const char *sql, reply_mode mode)
+{
+    if (!push_pending(b, mode))
+        return false;
+    pg_buf_query(&b->s.out, sql);
+    return !b->s.out.failed;
+}
+
+bool backend_send_raw(backend *b, const uint8_t *msgs, size_t len, reply_mode mode)
+{
+    if (!push_pending(b, mode))
+        return false;
+    pg_buf_put(&b->s.out, msgs, len);
+    return !b->s.out.failed;
+}
+
+bool backend_idle(const backend *b)
+{
+    return b->state == BACKEND_READY && b->n_pending == 0;
 }

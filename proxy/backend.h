@@ -21,6 +21,25 @@ typedef enum backend_state {
     BACKEND_CLOSED,
 } backend_state;
 
+/* What happens to the replies of one request (a Query, or a batch up to Sync)
+ * in a routed session. */
+typedef enum reply_mode {
+    REPLY_FORWARD, /* straight to the client, ReadyForQuery included */
+    REPLY_CAPTURE, /* held in `captured` until the session decides */
+    REPLY_SWALLOW, /* pgtandem's own statements: only the outcome is kept */
+} reply_mode;
+
+#define BACKEND_MAX_PENDING 16
+
+/* How one request ended on this backend. */
+typedef struct backend_outcome {
+    bool error;
+    char sqlstate[6];
+    char message[256];
+    char tag[64]; /* the last CommandComplete */
+    uint8_t tx_status;
+} backend_outcome;
+
 typedef struct backend {
     session *owner;
     const backend_target *target; /* borrowed from the session's config snapshot */
@@ -33,11 +52,27 @@ typedef struct backend {
     uint8_t tx_status;
     size_t stream_left; /* bytes of a large server message still passing through */
     bool sent_fatal;    /* relayed a FATAL error: the server is about to hang up */
+
+    /* routed sessions only */
+    int service;                          /* index in the config, -1 for legacy */
+    bool joined;                          /* session state replayed onto it */
+    reply_mode pending[BACKEND_MAX_PENDING]; /* one entry per request sent, oldest first */
+    size_t n_pending;
+    pg_buf captured;                      /* replies of REPLY_CAPTURE requests */
+    backend_outcome cur;                  /* of the request being answered */
+    backend_outcome last;                 /* of the last request answered */
 } backend;
 
 /* Starts connecting; extra startup parameters come from the session.
  * Returns NULL (with err) when the socket can't even be created. */
 backend *backend_start(session *owner, const backend_target *t, char *err, size_t err_len);
+/* Queues a Query for `sql` whose replies are handled per `mode`. */
+bool backend_send_query(backend *b, const char *sql, reply_mode mode)
+    __attribute__((warn_unused_result));
+/* Queues raw, already framed client messages as one request. */
+bool backend_send_raw(backend *b, const uint8_t *msgs, size_t len, reply_mode mode)
+    __attribute__((warn_unused_result));
+bool backend_idle(const backend *b);
 void backend_free(backend *b);
 const char *backend_state_name(backend_state st);
 

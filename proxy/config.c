@@ -63,14 +63,27 @@ static bool parse_int(const char *v, long min, long max, long *out)
     return true;
 }
 
+/* host:port, or [ipv6]:port */
 static bool parse_listen(config *c, const char *v)
 {
-    const char *colon = strrchr(v, ':');
+    const char *host = v, *host_end, *colon;
     long port;
-    if (!colon || colon == v || !parse_int(colon + 1, 1, 65535, &port))
+    if (*v == '[') {
+        host = v + 1;
+        host_end = strchr(host, ']');
+        if (!host_end || host_end[1] != ':')
+            return false;
+        colon = host_end + 1;
+    } else {
+        colon = strrchr(v, ':');
+        host_end = colon;
+        if (!colon || memchr(v, ':', (size_t)(colon - v))) /* bare IPv6 is ambiguous */
+            return false;
+    }
+    if (host_end == host || !parse_int(colon + 1, 1, 65535, &port))
         return false;
     free(c->listen_host);
-    c->listen_host = strndup(v, (size_t)(colon - v));
+    c->listen_host = strndup(host, (size_t)(host_end - host));
     c->listen_port = (int)port;
     return c->listen_host != NULL;
 }
@@ -193,6 +206,7 @@ config *config_load(const char *path, char *err, size_t err_len)
     ini_allow_realloc = true;
     ini_max_line = 64 * 1024;
     ini_stop_on_first_error = true;
+    ini_allow_multiline = false; /* an indented key is a key, not a continuation */
     int rc = ini_parse(path, on_ini_key, &st);
     if (rc < 0) {
         snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));

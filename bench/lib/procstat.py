@@ -27,12 +27,12 @@ def read_stat(pid):
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             data = f.read()
-    except OSError:
+        # the command name may hold spaces and parentheses: split after the last ')'
+        rest = data[data.rindex(b")") + 2:].split()
+        # rest[0] is field 3 (state); field n is rest[n - 3]
+        return int(rest[1]), int(rest[11]), int(rest[12]), int(rest[13]), int(rest[14])
+    except (OSError, ValueError, IndexError):  # gone or going
         return None
-    # the command name may hold spaces and parentheses: split after the last ')'
-    rest = data[data.rindex(b")") + 2:].split()
-    # rest[0] is field 3 (state); field n is rest[n - 3]
-    return int(rest[1]), int(rest[11]), int(rest[12]), int(rest[13]), int(rest[14])
 
 
 def tree(root):

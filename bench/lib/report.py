@@ -80,6 +80,8 @@ def table(d):
         out.append("Settings: " + meta.get("settings", ""))
         out.append("Machine: " + meta.get("machine", ""))
         out.append("Versions: " + meta.get("versions", ""))
+        if "load" in meta:
+            out.append("Machine load: " + meta["load"])
         out.append("")
 
     # aggregate the rounds of each configuration

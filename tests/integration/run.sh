@@ -9,6 +9,7 @@
 #   PGTANDEM_TEST_DIRECT=1   aim every check at legacy itself, no proxy (validates the checks)
 #   PGTANDEM_TEST_PORTS=A-B  take ports from this range (default: free ports in 20000-32000)
 #   PGTANDEM_TEST_KEEP=1     keep the temporary directory (logs, data) at exit
+#   PGTANDEM_TEST_ONLY=REGEX run only the checks whose name matches (bash regex)
 set -euo pipefail
 
 BUILD=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
@@ -36,7 +37,7 @@ cleanup() {
         "$ROOT/conf/pgtandem-db" stop --dir "$TMP/db" >/dev/null 2>&1 || true
     fi
     if [[ ${PGTANDEM_TEST_KEEP:-0} == 1 ]]; then
-        echo "kept $TMP"
+        echo "kept $TMP" >&2
     else
         rm -rf "$TMP"
     fi
@@ -64,6 +65,7 @@ indent() { sed 's/^/    | /'; }
 run_check() {
     local name=$1 secs=$2 out="$TMP/out/$1.txt" rc t0 line subs=0 subfails=0
     shift 2
+    [[ -z ${PGTANDEM_TEST_ONLY:-} || $name =~ $PGTANDEM_TEST_ONLY ]] || return 0
     t0=$SECONDS
     set +e
     if [[ $(type -t "$1") == function ]]; then
@@ -104,6 +106,7 @@ random.shuffle(ports)
 free = []
 for p in ports:
     s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: TIME_WAIT is no obstacle
     try:
         s.bind(("127.0.0.1", p))
         free.append(p)
@@ -131,10 +134,13 @@ fi
 
 LEGACY_KV="host=127.0.0.1 port=$LEGACY_PORT dbname=poc user=poc_user password=admin123 sslmode=disable"
 
+# SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>, made with hashlib.pbkdf2_hmac
+VERIFIER=$("$PY" -c "import sys; sys.path.insert(0, sys.argv[1]); import pgraw; print(pgraw.scram_verifier(sys.argv[2]))" "$HERE" "$SCRAM_PASS")
+KEYS=${VERIFIER##*\$}
 cat >"$TMP/users.txt" <<EOF
 "poc_user" "admin123"
 "auth_user" "auth_pass123"
-"$SCRAM_USER" "$("$PY" -c "import sys; sys.path.insert(0, sys.argv[1]); import pgraw; print(pgraw.scram_verifier(sys.argv[2]))" "$HERE" "$SCRAM_PASS")"
+"$SCRAM_USER" "$VERIFIER"
 EOF
 cat >"$TMP/pgtandem.conf" <<EOF
 [pgtandem]
@@ -240,7 +246,7 @@ run_check psql_login_scram_verifier_user 30 check_psql_login "$SCRAM_LOGIN"
 # ---------------------------------------------------------------------------
 echo "== libpq"
 for prog in pq_multistmt pq_pipeline pq_portal pq_copy pq_cancel pq_notify pq_client_killed \
-            pq_concurrent pq_auth; do
+            pq_session_state pq_concurrent pq_auth; do
     if [[ ! -x $BUILD/$prog ]]; then
         fail "$prog: $BUILD/$prog not built"
         continue
@@ -264,6 +270,14 @@ else
     run_check bad_input 180 "$PY" "$HERE/bad_input.py" "$URL" --login-timeout "$LOGIN_TIMEOUT"
 fi
 
+LEGACY_URL="postgresql://poc_user:admin123@127.0.0.1:$LEGACY_PORT/poc"
+if [[ $DIRECT == 1 ]]; then
+    run_check backpressure 120 "$PY" "$HERE/backpressure.py" "$URL" --legacy "$LEGACY_URL"
+else
+    run_check backpressure 120 "$PY" "$HERE/backpressure.py" "$URL" --legacy "$LEGACY_URL" \
+        --pid "$PROXY_PID"
+fi
+
 echo "== drivers"
 run_check asyncpg 180 "$PY" "$HERE/compat_asyncpg.py" "$URL"
 run_check psycopg 180 "$PY" "$HERE/compat_psycopg.py" "$URL"
@@ -284,7 +298,7 @@ pgbench_run() {   # pgbench_run ARGS...: runs, shows the summary, requires 0 fai
 
 pgbench_consistent() {   # TPC-B keeps all four sums equal
     local sums
-    sums=$(timeout 30 psql -X -At "postgresql://poc_user:admin123@127.0.0.1:$LEGACY_PORT/poc" -c \
+    sums=$(timeout 30 psql -X -At "$LEGACY_URL" -c \
         "select (select sum(abalance) from pgbench_accounts), (select sum(bbalance) from pgbench_branches),
                 (select sum(tbalance) from pgbench_tellers), (select sum(delta) from pgbench_history),
                 (select count(*) from pgbench_history)")
@@ -336,6 +350,19 @@ if [[ $DIRECT != 1 ]]; then
         head -n 20 "$TMP/san.txt" | indent
     else
         pass "proxy_sanitizers: no AddressSanitizer/LeakSanitizer/UBSan reports"
+    fi
+    # passwords and SCRAM keys (right and wrong ones the checks sent) never reach the log
+    secrets=(admin123 auth_pass123 "$SCRAM_PASS" definitely-wrong not-the-password
+             "${KEYS%%:*}" "${KEYS#*:}")
+    leaked=()
+    for s in "${secrets[@]}"; do
+        if grep -qF -- "$s" "$TMP/proxy.log"; then leaked+=("$s"); fi
+    done
+    if [[ ${#leaked[@]} -gt 0 ]]; then
+        fail "proxy_log_has_no_secrets: the log contains ${leaked[*]}"
+        grep -nF -e "${leaked[0]}" "$TMP/proxy.log" | head -n 5 | indent
+    else
+        pass "proxy_log_has_no_secrets: none of ${#secrets[@]} passwords/keys in the log"
     fi
     if [[ $FAILED -gt 0 ]]; then
         echo "== last 40 lines of the proxy log"

@@ -151,7 +151,8 @@ Test(config, listen_forms)
         int port;
     } cases[] = {{"127.0.0.1:1", "127.0.0.1", 1},
                  {"localhost:65535", "localhost", 65535},
-                 {"[::1]:6432", "[::1]", 6432}};
+                 {"[::1]:6432", "::1", 6432}, /* brackets are syntax, not part of the host */
+                 {"[::]:5000", "::", 5000}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char text[512];
         snprintf(text, sizeof text, "[pgtandem]\nlisten = %s\n" LEGACY, cases[i].v);
@@ -218,6 +219,8 @@ static const bad_case bad_cases[] = {
     {"listen port 65536", "[pgtandem]\nlisten = h:65536\n" LEGACY, 2, "listen must be"},
     {"listen port text", "[pgtandem]\nlisten = h:pg\n" LEGACY, 2, "listen must be"},
     {"listen port with junk", "[pgtandem]\nlisten = h:64x\n" LEGACY, 2, "listen must be"},
+    /* a bare IPv6 address has colons but no port: not host "::" port 1 */
+    {"listen bare IPv6", "[pgtandem]\nlisten = ::1\n" LEGACY, 2, "listen must be"},
     {"bad log_level", "[pgtandem]\nlog_level = loud\n" LEGACY, 2, "log_level must be"},
     {"log_level case", "[pgtandem]\nlog_level = DEBUG\n" LEGACY, 2, "log_level must be"},
     {"bad auth_type", "[pgtandem]\nauth_type = trust\n" LEGACY, 2, "auth_type must be"},
