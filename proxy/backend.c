@@ -330,6 +330,8 @@ static void backend_read_cb(struct ev_loop *loop, ev_io *w, int revents)
     } else if (r == STREAM_IO_OK) {
         if (b->state == BACKEND_LOGIN)
             (void)login_input(b);
+        else if (b->state == BACKEND_READY && s->routed)
+            session_route_backend_input(s, b);
         else if (b->state == BACKEND_READY)
             session_relay_backend_input(s, b);
     }

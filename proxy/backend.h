@@ -61,6 +61,7 @@ typedef struct backend {
     pg_buf captured;                      /* replies of REPLY_CAPTURE requests */
     backend_outcome cur;                  /* of the request being answered */
     backend_outcome last;                 /* of the last request answered */
+    backend_outcome capture_outcome;      /* of the last REPLY_CAPTURE request */
 } backend;
 
 /* Starts connecting; extra startup parameters come from the session.

@@ -14,7 +14,7 @@
 #include <string.h>
 
 typedef enum key_type { KEY_STRING, KEY_INT, KEY_SECONDS, KEY_LISTEN, KEY_LOG_LEVEL,
-                        KEY_AUTH_TYPE, KEY_CONNINFO } key_type;
+                        KEY_AUTH_TYPE, KEY_CONNINFO, KEY_MIRROR_FAILURE, KEY_CROSS } key_type;
 
 typedef struct key_spec {
     const char *section;
@@ -32,6 +32,8 @@ static const key_spec keys[] = {
     {"pgtandem", "log_level", KEY_LOG_LEVEL, OFF(log_level), "info"},
     {"pgtandem", "login_timeout", KEY_SECONDS, OFF(login_timeout), "15"},
     {"pgtandem", "max_clients", KEY_INT, OFF(max_clients), "10000"},
+    {"pgtandem", "on_mirror_failure", KEY_MIRROR_FAILURE, OFF(on_mirror_failure), "fail"},
+    {"pgtandem", "cross_service_writes", KEY_CROSS, OFF(cross_service_writes), "reject"},
     {"legacy", "conninfo", KEY_CONNINFO, OFF(legacy), NULL},
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -138,6 +140,26 @@ static bool apply_key(load_state *st, const key_spec *k, const char *v)
             return false;
         }
         return true;
+    case KEY_MIRROR_FAILURE:
+        if (strcmp(v, "fail") == 0)
+            *(mirror_failure *)field = MIRROR_FAIL;
+        else if (strcmp(v, "continue") == 0)
+            *(mirror_failure *)field = MIRROR_CONTINUE;
+        else {
+            set_err(st, "on_mirror_failure must be fail or continue, not \"%s\"", v);
+            return false;
+        }
+        return true;
+    case KEY_CROSS:
+        if (strcmp(v, "reject") == 0)
+            *(route_cross *)field = ROUTE_CROSS_REJECT;
+        else if (strcmp(v, "legacy") == 0)
+            *(route_cross *)field = ROUTE_CROSS_LEGACY;
+        else {
+            set_err(st, "cross_service_writes must be reject or legacy, not \"%s\"", v);
+            return false;
+        }
+        return true;
     case KEY_CONNINFO: {
         char why[256];
         backend_target *t = field;
@@ -158,6 +180,9 @@ static int on_ini_key(void *user, const char *section, const char *name, const c
     load_state *st = user;
     if (!name) /* a section header with no key yet */
         return 1;
+    if (strncmp(section, "service ", 8) == 0)
+        return config_service_key(st->cfg, section + 8, name, value, st->err, st->err_len) ? 1
+                                                                                          : 0;
     for (size_t i = 0; i < N_KEYS; i++) {
         if (strcmp(keys[i].section, section) != 0 || strcmp(keys[i].name, name) != 0)
             continue;
@@ -228,6 +253,10 @@ config *config_load(const char *path, char *err, size_t err_len)
             snprintf(err, err_len, "%s: default of %s: %s", path, keys[i].name, why);
             goto fail;
         }
+    }
+    if (!config_services_finish(c, why, sizeof(why))) {
+        snprintf(err, err_len, "%s: %s", path, why);
+        goto fail;
     }
     char *resolved = resolve_beside(path, c->auth_file);
     free(c->auth_file);
@@ -343,6 +372,7 @@ void config_unref(config *c)
     free(c->listen_host);
     free(c->auth_file);
     config_target_clear(&c->legacy);
+    config_services_free(c);
     free(c);
 }
 
@@ -354,4 +384,14 @@ const char *config_auth_method_name(auth_method m)
     case AUTH_PASSWORD: return "password";
     }
     return "?";
+}
+
+const backend_target *config_find_database(const config *c, const char *dbname)
+{
+    if (strcmp(dbname, c->legacy.dbname) == 0)
+        return &c->legacy;
+    for (size_t i = 0; i < c->n_services; i++)
+        if (strcmp(dbname, c->services[i].target.dbname) == 0)
+            return &c->services[i].target;
+    return NULL;
 }

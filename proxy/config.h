@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "protocol/scram.h"
+#include "routing/route.h"
 #include "proxy/log.h"
 
 typedef enum auth_method { AUTH_SCRAM, AUTH_MD5, AUTH_PASSWORD } auth_method;
@@ -30,6 +31,23 @@ typedef struct backend_target {
     scram_salt_cache *scram_cache;
 } backend_target;
 
+typedef enum mirror_failure { MIRROR_FAIL = 0, MIRROR_CONTINUE } mirror_failure;
+
+#define CONFIG_MAX_SERVICES 32
+#define CONFIG_MAX_TABLE_PATTERNS 256
+
+/* One [service NAME] section: where its database is, which tables it owns,
+ * and where the migration stands for it. */
+typedef struct service_config {
+    char *name;
+    backend_target target;
+    char **tables; /* patterns as written, trimmed */
+    size_t n_tables;
+    route_writes writes;
+    route_side primary;
+    route_reads reads;
+} service_config;
+
 typedef struct config {
     int refs;
     char *path;
@@ -41,6 +59,11 @@ typedef struct config {
     double login_timeout;   /* seconds from connect to ready */
     int max_clients;
     backend_target legacy;
+    mirror_failure on_mirror_failure;
+    route_cross cross_service_writes;
+    service_config services[CONFIG_MAX_SERVICES];
+    size_t n_services;
+    route_map *routes; /* compiled from services */
 } config;
 
 /* Reads and validates path. On failure returns NULL and writes
@@ -55,5 +78,16 @@ bool config_parse_conninfo(const char *conninfo, backend_target *t, char *err, s
     __attribute__((warn_unused_result));
 void config_target_clear(backend_target *t);
 const char *config_auth_method_name(auth_method m);
+/* The target a client's database name stands for: legacy or a service;
+ * NULL when no configured database has that name. */
+const backend_target *config_find_database(const config *c, const char *dbname);
+
+/* config_service.c: one key of a [service NAME] section. */
+bool config_service_key(config *c, const char *service, const char *key, const char *value,
+                        char *err, size_t err_len) __attribute__((warn_unused_result));
+/* After the whole file: every service complete, ownership unambiguous. */
+bool config_services_finish(config *c, char *err, size_t err_len)
+    __attribute__((warn_unused_result));
+void config_services_free(config *c);
 
 #endif

@@ -83,6 +83,11 @@ proxy *proxy_new(struct ev_loop *loop, const char *config_path, char *err, size_
     px->users = userlist_load(px->cfg->auth_file, err, err_len);
     if (!px->users)
         goto fail;
+    px->classify = classify_cache_new(10000);
+    if (!px->classify) {
+        snprintf(err, err_len, "out of memory");
+        goto fail;
+    }
     ev_signal_init(&px->sig_term, stop_cb, SIGTERM);
     ev_signal_init(&px->sig_int, stop_cb, SIGINT);
     ev_signal_init(&px->sig_hup, hup_cb, SIGHUP);
@@ -130,6 +135,7 @@ void proxy_free(proxy *px)
     if (px->listen_fd >= 0)
         close(px->listen_fd);
     userlist_free(px->users);
+    classify_cache_free(px->classify);
     config_unref(px->cfg);
     free(px);
 }

@@ -8,6 +8,8 @@
 #include <stdint.h>
 
 #include "proxy/config.h"
+#include "proxy/divergence_counters.h"
+#include "routing/classify_cache.h"
 #include "proxy/userlist.h"
 
 typedef struct session session;
@@ -27,6 +29,8 @@ typedef struct proxy {
     session *by_cancel_pid;   /* uthash on the proxy-issued cancel pid */
     cancel_relay *cancels;    /* CancelRequests being forwarded to servers */
     uint64_t next_session_id;
+    classify_cache *classify;       /* statement classifications, shared by all sessions */
+    divergence_counters divergences;
     bool stopping;
 } proxy;
 

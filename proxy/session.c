@@ -45,6 +45,7 @@ session *session_new(proxy *px, int fd, const char *peer)
     s->cfg = config_ref(px->cfg);
     s->state = SESSION_STARTUP;
     s->tx_status = PG_TX_IDLE;
+    s->routed = s->cfg->n_services > 0;
     snprintf(s->peer, sizeof(s->peer), "%s", peer);
     stream_init(&s->client, px->loop, fd, s, client_read_cb, client_write_cb);
     ev_timer_init(&s->login_timer, login_timeout_cb, s->cfg->login_timeout, 0);
@@ -77,13 +78,16 @@ void session_close(session *s, const char *sqlstate, const char *why)
     session_set_state(s, SESSION_CLOSED);
     ev_timer_stop(s->px->loop, &s->login_timer);
     stream_close(&s->client);
-    if (s->legacy) {
-        /* Terminate lets the server end cleanly; an open transaction rolls back */
-        if (s->legacy->state == BACKEND_READY) {
-            pg_buf_simple(&s->legacy->s.out, PG_FE_TERMINATE);
-            stream_try_flush(&s->legacy->s);
+    /* Terminate lets each server end cleanly; an open transaction rolls back */
+    for (size_t i = 0; i <= s->cfg->n_services; i++) {
+        backend *b = i == 0 ? s->legacy : s->services[i - 1];
+        if (!b)
+            continue;
+        if (b->state == BACKEND_READY) {
+            pg_buf_simple(&b->s.out, PG_FE_TERMINATE);
+            stream_try_flush(&b->s);
         }
-        stream_close(&s->legacy->s);
+        stream_close(&b->s);
     }
     proxy_forget_session(s->px, s);
 }
@@ -101,6 +105,13 @@ void session_free(session *s)
         s->next->prev = s->prev;
     px->n_sessions--;
     backend_free(s->legacy);
+    for (size_t i = 0; i < s->cfg->n_services; i++)
+        backend_free(s->services[i]);
+    classify_result_free(s->op.cls);
+    pg_buf_free(&s->op.request);
+    pg_buf_free(&s->session_log);
+    pg_buf_free(&s->tx_log);
+    pg_buf_free(&s->tx_session_log);
     scram_server_free(s->scram);
     for (size_t i = 0; i < s->n_params; i++) {
         free(s->param_names[i]);
@@ -136,7 +147,10 @@ static void client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
             session_login_input(s);
             break;
         case SESSION_READY:
-            session_relay_client_input(s);
+            if (s->routed)
+                session_route_client_input(s);
+            else
+                session_relay_client_input(s);
             break;
         case SESSION_CONNECTING:
             /* hold what the client sends until the backend is ready */
@@ -179,6 +193,10 @@ static void login_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 void session_backend_ready(session *s, backend *b)
 {
+    if (s->state == SESSION_READY && s->routed) {
+        session_route_backend_ready(s, b);
+        return;
+    }
     if (s->state != SESSION_CONNECTING)
         return;
     /* the server's parameters, our own cancel key, then ready */
@@ -197,8 +215,12 @@ void session_backend_ready(session *s, backend *b)
     }
     stream_resume_read(&s->client);
     /* the client may have pipelined messages behind its login */
-    if (s->client.in.len)
-        session_relay_client_input(s);
+    if (s->client.in.len) {
+        if (s->routed)
+            session_route_client_input(s);
+        else
+            session_relay_client_input(s);
+    }
 }
 
 void session_backend_failed(session *s, backend *b, const char *sqlstate, const char *why)

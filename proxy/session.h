@@ -12,6 +12,8 @@
 #include <uthash.h>
 
 #include "protocol/scram.h"
+#include "routing/classify_cache.h"
+#include "routing/route.h"
 #include "proxy/proxy.h"
 #include "proxy/stream.h"
 
@@ -29,6 +31,22 @@ typedef enum auth_step { AUTH_STEP_NONE, AUTH_STEP_SASL_INITIAL, AUTH_STEP_SASL_
                          AUTH_STEP_PASSWORD } auth_step;
 
 #define SESSION_MAX_PARAMS 64
+
+/* The request a routed session is working on (session_route.c). */
+typedef struct route_op {
+    int kind; /* 0 = none */
+    int step;
+    pg_buf request; /* the client's message(s), framed */
+    const classify_result *cls;
+    route_decision dec;
+    backend *first;  /* the one target, or the primary of a mirrored write */
+    backend *second; /* the secondary of a mirrored write */
+    bool wrapped;    /* an autocommit write wrapped in BEGIN/COMMIT */
+    int phase;       /* COMMIT: the group committing */
+    bool failed;
+    char error_state[6];
+    char error_text[512];
+} route_op;
 
 struct session {
     uint64_t id;
@@ -55,6 +73,16 @@ struct session {
 
     backend *legacy;
     uint8_t tx_status;
+
+    /* routed sessions: the config names services */
+    bool routed;
+    backend *services[CONFIG_MAX_SERVICES]; /* connected when first needed */
+    route_op op;
+    pg_buf session_log;    /* SET/PREPARE... a joining backend replays */
+    pg_buf tx_log;         /* BEGIN, SET LOCAL, SAVEPOINT of the open transaction */
+    pg_buf tx_session_log; /* session-level SETs made in the open transaction */
+    bool tx_poisoned;      /* pgtandem aborted the client's transaction */
+    bool skip_to_sync;     /* a refused extended batch: ignore messages until Sync */
     size_t client_stream_left; /* bytes of a large client message still passing through */
     bool processing;           /* inside a callback: defer freeing */
 
@@ -79,6 +107,11 @@ void session_relay_client_input(session *s);
 void session_relay_backend_input(session *s, backend *b);
 void session_relay_client_drained(session *s);
 void session_relay_backend_drained(session *s, backend *b);
+
+/* session_route.c */
+void session_route_client_input(session *s);
+void session_route_backend_input(session *s, backend *b);
+void session_route_backend_ready(session *s, backend *b);
 
 /* called by backend.c */
 void session_backend_ready(session *s, backend *b);

@@ -17,7 +17,7 @@
 
 static bool database_known(const config *c, const char *db)
 {
-    return strcmp(db, c->legacy.dbname) == 0;
+    return config_find_database(c, db) != NULL;
 }
 
 /* Keeps the startup parameters the backends must also see. */
