@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "proxy/cancel.h"
+#include "proxy/catalog.h"
 #include "proxy/log.h"
 #include "proxy/net.h"
 #include "proxy/session.h"
@@ -83,6 +84,12 @@ proxy *proxy_new(struct ev_loop *loop, const char *config_path, char *err, size_
     px->users = userlist_load(px->cfg->auth_file, err, err_len);
     if (!px->users)
         goto fail;
+    if (px->cfg->n_services) {
+        /* mirroring needs to know which columns each database fills in itself */
+        px->catalog = catalog_load(&px->cfg->legacy, err, err_len);
+        if (!px->catalog)
+            goto fail;
+    }
     px->classify = classify_cache_new(10000);
     if (!px->classify) {
         snprintf(err, err_len, "out of memory");
@@ -136,6 +143,7 @@ void proxy_free(proxy *px)
         close(px->listen_fd);
     userlist_free(px->users);
     classify_cache_free(px->classify);
+    catalog_free(px->catalog);
     config_unref(px->cfg);
     free(px);
 }

@@ -29,6 +29,7 @@ typedef struct proxy {
     session *by_cancel_pid;   /* uthash on the proxy-issued cancel pid */
     cancel_relay *cancels;    /* CancelRequests being forwarded to servers */
     uint64_t next_session_id;
+    struct catalog *catalog;        /* table facts, when services are configured */
     classify_cache *classify;       /* statement classifications, shared by all sessions */
     divergence_counters divergences;
     bool stopping;

@@ -22,6 +22,7 @@
 #include "protocol/pg_frame.h"
 #include "protocol/pg_msg.h"
 #include "proxy/backend.h"
+#include "proxy/catalog.h"
 #include "proxy/divergence.h"
 #include "proxy/log.h"
 #include "proxy/session.h"
@@ -551,6 +552,38 @@ static bool poisoned_request(session *s, const classify_stmt *st)
     return true;
 }
 
+/* The router judges from the text alone; the catalog knows which columns a
+ * database fills in itself and which tables have triggers that may stamp
+ * values. Either makes a text mirror produce different rows on each side. */
+static bool generates_values(session *s, const classify_stmt *st)
+{
+    if (!st->target.name || st->n_writes > 1)
+        return st->n_writes > 0; /* writes through WITH: judge none of them as text */
+    const catalog_table *t = catalog_find(s->px->catalog, st->target.schema, st->target.name);
+    if (!t)
+        return true; /* unknown to the catalog: assume the worst */
+    if (st->insert.present) {
+        if (t->row_trigger || !st->insert.columns || st->insert.uses_default ||
+            st->insert.default_values || st->insert.from_select)
+            return true;
+        for (size_t i = 0; i < t->n_generated; i++) {
+            bool given = false;
+            for (size_t j = 0; j < st->insert.n_columns && !given; j++)
+                given = strcmp(st->insert.columns[j], t->generated[i]) == 0;
+            if (!given)
+                return true;
+        }
+        return false;
+    }
+    /* UPDATE and MERGE fire BEFORE UPDATE triggers; a DELETE generates nothing;
+     * COPY FROM fills defaults like an INSERT without a column list */
+    switch (st->dml) {
+    case CLASSIFY_DML_DELETE: return false;
+    case CLASSIFY_DML_UPDATE: return t->row_trigger;
+    default: return true;
+    }
+}
+
 static void start_query(session *s, const uint8_t *msg, size_t len)
 {
     route_op *op = &s->op;
@@ -606,7 +639,7 @@ static void start_query(session *s, const uint8_t *msg, size_t len)
                        : OP_ALL;
         break;
     case ROUTE_RUN_DUAL:
-        if (op->dec.row_images) {
+        if (op->dec.row_images || generates_values(s, st)) {
             char m[512];
             snprintf(m, sizeof(m),
                      "pgtandem: this write to a dual-written table generates values (defaults, "

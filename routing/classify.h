@@ -96,6 +96,16 @@ typedef enum classify_copy_dir {
     CLASSIFY_COPY_TO,   /* out of a table or query: READ (unless the query writes) */
 } classify_copy_dir;
 
+/* Which statement-level DML `target` belongs to. */
+typedef enum classify_dml {
+    CLASSIFY_DML_NONE = 0,
+    CLASSIFY_DML_INSERT,
+    CLASSIFY_DML_UPDATE,
+    CLASSIFY_DML_DELETE,
+    CLASSIFY_DML_MERGE,
+    CLASSIFY_DML_COPY,
+} classify_dml;
+
 /* A possibly schema-qualified name, as PostgreSQL resolved its spelling: unquoted
  * identifiers folded to lower case, quoted ones kept. schema is NULL when unqualified. */
 typedef struct classify_name {
@@ -169,6 +179,7 @@ typedef struct classify_stmt {
 
     /* Statement-level DML (see classify_insert for which statement that is). */
     classify_name target; /* INSERT/UPDATE/DELETE/MERGE/COPY table; name NULL otherwise */
+    classify_dml dml;     /* which of those `target` is the table of */
     bool returning;       /* INSERT/UPDATE/DELETE ... RETURNING */
     classify_insert insert;
     classify_copy_dir copy;

@@ -105,6 +105,7 @@ static bool describe_insert(classify_arena *arena, classify_stmt *st,
     if (st->target.name)
         return true;
     set_target(st, s->relation);
+    st->dml = CLASSIFY_DML_INSERT;
     st->returning = s->n_returning_list > 0;
     classify_insert *ins = &st->insert;
     ins->present = true;
@@ -459,6 +460,7 @@ static classify_kind dispatch(classify_walk *w, classify_arena *arena,
     case PG_QUERY__NODE__NODE_UPDATE_STMT:
         if (!st->target.name) {
             set_target(st, n->update_stmt->relation);
+            st->dml = CLASSIFY_DML_UPDATE;
             st->returning = n->update_stmt->n_returning_list > 0;
         }
         classify_walk_node(w, n, CLASSIFY_ROLE_READ);
@@ -466,21 +468,26 @@ static classify_kind dispatch(classify_walk *w, classify_arena *arena,
     case PG_QUERY__NODE__NODE_DELETE_STMT:
         if (!st->target.name) {
             set_target(st, n->delete_stmt->relation);
+            st->dml = CLASSIFY_DML_DELETE;
             st->returning = n->delete_stmt->n_returning_list > 0;
         }
         classify_walk_node(w, n, CLASSIFY_ROLE_READ);
         return CLASSIFY_WRITE;
     case PG_QUERY__NODE__NODE_MERGE_STMT:
-        if (!st->target.name)
+        if (!st->target.name) {
             set_target(st, n->merge_stmt->relation);
+            st->dml = CLASSIFY_DML_MERGE;
+        }
         classify_walk_node(w, n, CLASSIFY_ROLE_READ);
         return CLASSIFY_WRITE;
     case PG_QUERY__NODE__NODE_COPY_STMT: {
         const PgQuery__CopyStmt *c = n->copy_stmt;
         st->copy = c->is_from ? CLASSIFY_COPY_FROM : CLASSIFY_COPY_TO;
         if (c->relation) {
-            if (!st->target.name)
+            if (!st->target.name) {
                 set_target(st, c->relation);
+                st->dml = CLASSIFY_DML_COPY;
+            }
             classify_walk_table(w, c->relation,
                                 c->is_from ? CLASSIFY_ROLE_WRITE : CLASSIFY_ROLE_READ);
             classify_walk_node(w, c->where_clause, CLASSIFY_ROLE_READ);

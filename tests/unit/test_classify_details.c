@@ -126,26 +126,27 @@ typedef struct tcase {
     const char *schema, *table;
     bool returning;
     classify_copy_dir copy;
+    classify_dml dml;
 } tcase;
 
 static const tcase targets[] = {
-    {"UPDATE users SET name = $1 WHERE id = $2", NULL, "users", false, CLASSIFY_COPY_NONE},
+    {"UPDATE users SET name = $1 WHERE id = $2", NULL, "users", false, CLASSIFY_COPY_NONE, CLASSIFY_DML_UPDATE},
     {"UPDATE product_inventory SET quantity = quantity - 1 WHERE product_id = $1 RETURNING "
      "quantity",
-     NULL, "product_inventory", true, CLASSIFY_COPY_NONE},
+     NULL, "product_inventory", true, CLASSIFY_COPY_NONE, CLASSIFY_DML_UPDATE},
     {"DELETE FROM cart.cart_items WHERE cart_id = $1 RETURNING *", "cart", "cart_items", true,
-     CLASSIFY_COPY_NONE},
+     CLASSIFY_COPY_NONE, CLASSIFY_DML_DELETE},
     {"DELETE FROM user_sessions WHERE expires_at < now()", NULL, "user_sessions", false,
-     CLASSIFY_COPY_NONE},
+     CLASSIFY_COPY_NONE, CLASSIFY_DML_DELETE},
     {"WITH d AS (DELETE FROM carts RETURNING id) UPDATE cart_items SET cart_id = NULL WHERE "
      "cart_id IN (SELECT id FROM d)",
-     NULL, "cart_items", false, CLASSIFY_COPY_NONE},
+     NULL, "cart_items", false, CLASSIFY_COPY_NONE, CLASSIFY_DML_UPDATE},
     {"MERGE INTO promo_analytics a USING promo_usage u ON a.promo_code_id = u.promo_code_id WHEN "
      "MATCHED THEN DELETE",
-     NULL, "promo_analytics", false, CLASSIFY_COPY_NONE},
-    {"COPY products FROM STDIN", NULL, "products", false, CLASSIFY_COPY_FROM},
-    {"COPY public.products TO STDOUT", "public", "products", false, CLASSIFY_COPY_TO},
-    {"SELECT * FROM users", NULL, NULL, false, CLASSIFY_COPY_NONE},
+     NULL, "promo_analytics", false, CLASSIFY_COPY_NONE, CLASSIFY_DML_MERGE},
+    {"COPY products FROM STDIN", NULL, "products", false, CLASSIFY_COPY_FROM, CLASSIFY_DML_COPY},
+    {"COPY public.products TO STDOUT", "public", "products", false, CLASSIFY_COPY_TO, CLASSIFY_DML_COPY},
+    {"SELECT * FROM users", NULL, NULL, false, CLASSIFY_COPY_NONE, CLASSIFY_DML_NONE},
 };
 
 Test(classify_details, dml_targets)
@@ -158,6 +159,7 @@ Test(classify_details, dml_targets)
                   "[%s]: target %s.%s", c->sql, st->target.schema, st->target.name);
         cr_expect_eq(st->returning, c->returning, "[%s]: returning", c->sql);
         cr_expect_eq(st->copy, c->copy, "[%s]: copy", c->sql);
+        cr_expect_eq(st->dml, c->dml, "[%s]: dml", c->sql);
         cr_expect(!st->insert.present, "[%s]: insert details", c->sql);
         classify_result_free(r);
     }

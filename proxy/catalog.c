@@ -1,0 +1,160 @@
+/* Loads table facts from the legacy catalog; see catalog.h. */
+#include "proxy/catalog.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+typedef struct entry {
+    catalog_table t;
+    char *key; /* schema.name */
+    UT_hash_handle hh;
+} entry;
+
+struct catalog {
+    entry *by_name;
+    size_t count;
+};
+
+/* One row per user table: its generated columns (a default that is not a
+ * plain constant, or an identity) and whether a BEFORE ROW trigger fires on
+ * INSERT or UPDATE (tgtype bits: 1 row, 2 before, 4 insert, 16 update). */
+static const char catalog_sql[] =
+    "SELECT n.nspname, c.relname,"
+    "  ARRAY(SELECT a.attname::text FROM pg_attribute a"
+    "        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
+    "        WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
+    "          AND (a.attidentity <> '' OR (d.oid IS NOT NULL AND pg_get_expr(d.adbin, d.adrelid)"
+    "               !~ '^(''([^'']|'''')*''|-?[0-9.]+|true|false|NULL)(::[a-z ]+(\\[\\])?)?$'))"
+    "        ORDER BY a.attnum),"
+    "  EXISTS(SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal"
+    "         AND t.tgenabled <> 'D' AND (t.tgtype & 3) = 3 AND (t.tgtype & 20) <> 0)"
+    " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE c.relkind IN ('r', 'p')"
+    "   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')";
+
+static char *make_key(const char *schema, const char *name)
+{
+    size_t n = strlen(schema) + strlen(name) + 2;
+    char *k = malloc(n);
+    if (k)
+        snprintf(k, n, "%s.%s", schema, name);
+    return k;
+}
+
+/* "{a,b}" from array_out; the names here are plain identifiers or quoted */
+static bool parse_array(const char *text, char ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    size_t len = strlen(text);
+    if (len < 2)
+        return false;
+    char *body = strndup(text + 1, len - 2);
+    if (!body)
+        return false;
+    bool ok = true;
+    for (char *save = NULL, *tok = strtok_r(body, ",", &save); ok && tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (*tok == '"') { /* quoted element: strip quotes (names with , or \ are rare) */
+            tok++;
+            tok[strcspn(tok, "\"")] = '\0';
+        }
+        char **grown = realloc(*out, (*n + 1) * sizeof(char *));
+        ok = grown && (grown[*n] = strdup(tok));
+        if (grown) {
+            *out = grown;
+            if (ok)
+                (*n)++;
+        }
+    }
+    free(body);
+    return ok;
+}
+
+static void entry_free(entry *e)
+{
+    for (size_t i = 0; i < e->t.n_generated; i++)
+        free(e->t.generated[i]);
+    free(e->t.generated);
+    free(e->t.schema);
+    free(e->t.name);
+    free(e->key);
+    free(e);
+}
+
+catalog *catalog_load(const backend_target *t, char *err, size_t err_len)
+{
+    char port[16];
+    snprintf(port, sizeof(port), "%d", t->port);
+    const char *keys[] = {"host", "port", "dbname", "user", "password", "connect_timeout",
+                          "application_name", NULL};
+    const char *vals[] = {t->host, port, t->dbname, t->user, t->password, "10",
+                          "pgtandem-catalog", NULL};
+    PGconn *conn = PQconnectdbParams(keys, vals, 0);
+    if (PQstatus(conn) != CONNECTION_OK) {
+        snprintf(err, err_len, "cannot read the catalog of %s: %s", t->name,
+                 PQerrorMessage(conn));
+        err[strcspn(err, "\n")] = '\0';
+        PQfinish(conn);
+        return NULL;
+    }
+    PGresult *r = PQexec(conn, catalog_sql);
+    catalog *c = calloc(1, sizeof(*c));
+    bool ok = c && PQresultStatus(r) == PGRES_TUPLES_OK;
+    if (!ok)
+        snprintf(err, err_len, "cannot read the catalog of %s: %s", t->name,
+                 c ? PQresultErrorMessage(r) : "out of memory");
+    for (int i = 0; ok && i < PQntuples(r); i++) {
+        entry *e = calloc(1, sizeof(*e));
+        ok = e && (e->t.schema = strdup(PQgetvalue(r, i, 0))) &&
+             (e->t.name = strdup(PQgetvalue(r, i, 1))) &&
+             (e->key = make_key(e->t.schema, e->t.name)) &&
+             parse_array(PQgetvalue(r, i, 2), &e->t.generated, &e->t.n_generated);
+        if (!ok) {
+            if (e)
+                entry_free(e);
+            snprintf(err, err_len, "out of memory reading the catalog");
+            break;
+        }
+        e->t.row_trigger = PQgetvalue(r, i, 3)[0] == 't';
+        HASH_ADD_KEYPTR(hh, c->by_name, e->key, strlen(e->key), e);
+        c->count++;
+    }
+    PQclear(r);
+    PQfinish(conn);
+    if (!ok) {
+        err[strcspn(err, "\n")] = '\0';
+        catalog_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void catalog_free(catalog *c)
+{
+    if (!c)
+        return;
+    entry *e, *tmp;
+    HASH_ITER(hh, c->by_name, e, tmp) {
+        HASH_DEL(c->by_name, e);
+        entry_free(e);
+    }
+    free(c);
+}
+
+const catalog_table *catalog_find(const catalog *c, const char *schema, const char *name)
+{
+    char key[256];
+    snprintf(key, sizeof(key), "%s.%s", schema ? schema : "public", name);
+    entry *e = NULL;
+    HASH_FIND_STR(c->by_name, key, e);
+    return e ? &e->t : NULL;
+}
+
+size_t catalog_count(const catalog *c)
+{
+    return c->count;
+}

@@ -1,0 +1,32 @@
+/* What pgtandem must know of the tables it mirrors, learned from the legacy
+ * database's catalog at start: which columns the database fills in itself
+ * (non-constant defaults, identity columns) and which tables have BEFORE ROW
+ * triggers that may stamp values. A write that lets the database generate a
+ * value can't be mirrored as text: each side would generate its own. */
+#ifndef PGT_CATALOG_H
+#define PGT_CATALOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "proxy/config.h"
+
+typedef struct catalog_table {
+    char *schema;
+    char *name;
+    char **generated; /* columns the database fills in when not given */
+    size_t n_generated;
+    bool row_trigger; /* a BEFORE ROW INSERT/UPDATE trigger */
+} catalog_table;
+
+typedef struct catalog catalog;
+
+/* Connects to `t` with libpq (blocking: called at start, before serving). */
+catalog *catalog_load(const backend_target *t, char *err, size_t err_len)
+    __attribute__((warn_unused_result));
+void catalog_free(catalog *c);
+/* schema NULL means public. NULL when the table is unknown. */
+const catalog_table *catalog_find(const catalog *c, const char *schema, const char *name);
+size_t catalog_count(const catalog *c);
+
+#endif
