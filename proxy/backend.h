@@ -37,6 +37,7 @@ typedef struct backend_outcome {
     char sqlstate[6];
     char message[256];
     char tag[64]; /* the last CommandComplete */
+    uint64_t rows; /* rows counted by every CommandComplete of the request */
     uint8_t tx_status;
 } backend_outcome;
 

@@ -30,7 +30,13 @@ static const char catalog_sql[] =
     "               !~ '^(''([^'']|'''')*''|-?[0-9.]+|true|false|NULL)(::[a-z ]+(\\[\\])?)?$'))"
     "        ORDER BY a.attnum),"
     "  EXISTS(SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal"
-    "         AND t.tgenabled <> 'D' AND (t.tgtype & 3) = 3 AND (t.tgtype & 20) <> 0)"
+    "         AND t.tgenabled <> 'D' AND (t.tgtype & 3) = 3 AND (t.tgtype & 20) <> 0),"
+    "  ARRAY(SELECT a.attname::text FROM pg_index i"
+    "        JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord) ON true"
+    "        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum"
+    "        WHERE i.indrelid = c.oid AND i.indisprimary ORDER BY k.ord),"
+    "  (SELECT count(*) FROM pg_attribute a"
+    "   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)"
     " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
     " WHERE c.relkind IN ('r', 'p')"
     "   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')";
@@ -79,6 +85,9 @@ static void entry_free(entry *e)
     for (size_t i = 0; i < e->t.n_generated; i++)
         free(e->t.generated[i]);
     free(e->t.generated);
+    for (size_t i = 0; i < e->t.n_pkey; i++)
+        free(e->t.pkey[i]);
+    free(e->t.pkey);
     free(e->t.schema);
     free(e->t.name);
     free(e->key);
@@ -120,6 +129,13 @@ catalog *catalog_load(const backend_target *t, char *err, size_t err_len)
             break;
         }
         e->t.row_trigger = PQgetvalue(r, i, 3)[0] == 't';
+        e->t.n_columns = (size_t)strtoul(PQgetvalue(r, i, 5), NULL, 10);
+        if (!parse_array(PQgetvalue(r, i, 4), &e->t.pkey, &e->t.n_pkey)) {
+            entry_free(e);
+            ok = false;
+            snprintf(err, err_len, "out of memory reading the catalog");
+            break;
+        }
         HASH_ADD_KEYPTR(hh, c->by_name, e->key, strlen(e->key), e);
         c->count++;
     }

@@ -17,6 +17,9 @@ typedef struct catalog_table {
     char **generated; /* columns the database fills in when not given */
     size_t n_generated;
     bool row_trigger; /* a BEFORE ROW INSERT/UPDATE trigger */
+    char **pkey;      /* primary key columns, in key order; none when n_pkey is 0 */
+    size_t n_pkey;
+    size_t n_columns; /* live columns: what RETURNING * yields */
 } catalog_table;
 
 typedef struct catalog catalog;

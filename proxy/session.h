@@ -44,6 +44,11 @@ typedef struct route_op {
     bool wrapped;    /* an autocommit write wrapped in BEGIN/COMMIT */
     int phase;       /* COMMIT: the group committing */
     bool failed;
+    bool images;        /* mirrored by row images rather than text */
+    char *rewritten;    /* the primary's statement with RETURNING of every column */
+    const struct catalog_table *table;
+    pg_buf apply;       /* the secondary's batch that applies the rows */
+    uint64_t primary_rows;
     char error_state[6];
     char error_text[512];
 } route_op;

@@ -25,6 +25,8 @@
 #include "proxy/catalog.h"
 #include "proxy/divergence.h"
 #include "proxy/log.h"
+#include "proxy/row_images.h"
+#include "routing/rewrite.h"
 #include "proxy/session.h"
 
 enum op_kind { OP_NONE = 0, OP_SINGLE, OP_ALL, OP_COMMIT, OP_DUAL };
@@ -143,6 +145,8 @@ static void op_done(session *s)
     route_op *op = &s->op;
     classify_result_free(op->cls);
     pg_buf_free(&op->request);
+    pg_buf_free(&op->apply);
+    free(op->rewritten);
     for (size_t i = 0; i < s->cfg->n_services; i++)
         if (s->services[i])
             pg_buf_reset(&s->services[i]->captured);
@@ -394,6 +398,30 @@ static void mirror_failed(session *s, bool wrapped)
     op->step = 8;
 }
 
+/* Replaces the primary's captured replies with what the client asked for,
+ * and prepares the batch that applies the same rows on the secondary. */
+static bool take_row_images(session *s)
+{
+    route_op *op = &s->op;
+    pg_buf client;
+    char err[160];
+    size_t rows = 0;
+    pg_buf_init(&client);
+    pg_buf_init(&op->apply);
+    bool ok = row_images_build(op->table, op->cls->stmts[0].dml, op->first->captured.data,
+                               op->first->captured.len, &client, &op->apply, &rows, err,
+                               sizeof(err));
+    if (!ok) {
+        pg_buf_free(&client);
+        session_close(s, "XX000", err);
+        return false;
+    }
+    pg_buf_free(&op->first->captured);
+    op->first->captured = client;
+    op->primary_rows = rows;
+    return true;
+}
+
 static void step_dual(session *s)
 {
     route_op *op = &s->op;
@@ -407,7 +435,9 @@ static void step_dual(session *s)
         op->wrapped = s->tx_status == PG_TX_IDLE;
         if (op->wrapped && !send_query(s, op->first, "BEGIN", REPLY_SWALLOW))
             return;
-        if (!backend_send_raw(op->first, op->request.data, op->request.len, REPLY_CAPTURE))
+        if (op->images ? !send_query(s, op->first, op->rewritten, REPLY_CAPTURE)
+                       : !backend_send_raw(op->first, op->request.data, op->request.len,
+                                           REPLY_CAPTURE))
             return;
         op->step = 1;
         flush_to(s, op->first);
@@ -427,10 +457,26 @@ static void step_dual(session *s)
             op_done(s);
             return;
         }
+        if (op->images && !take_row_images(s))
+            return;
+        if (op->images && op->apply.len == 0) {
+            /* no row changed: nothing to mirror */
+            if (!op->wrapped) {
+                deliver_captured(s, op->first, op->first->capture_outcome.tx_status);
+                op_done(s);
+                return;
+            }
+            if (!send_query(s, op->first, "COMMIT", REPLY_SWALLOW))
+                return;
+            op->step = 4;
+            flush_to(s, op->first);
+            return;
+        }
         const char *pre = op->wrapped ? "BEGIN; SET LOCAL pgtandem.mirror = on"
                                       : "SET LOCAL pgtandem.mirror = on";
+        const pg_buf *req = op->images ? &op->apply : &op->request;
         if (!send_query(s, op->second, pre, REPLY_SWALLOW) ||
-            !backend_send_raw(op->second, op->request.data, op->request.len, REPLY_CAPTURE) ||
+            !backend_send_raw(op->second, req->data, req->len, REPLY_CAPTURE) ||
             !send_query(s, op->second, "SET LOCAL pgtandem.mirror = off", REPLY_SWALLOW))
             return;
         op->step = 2;
@@ -441,7 +487,8 @@ static void step_dual(session *s)
         if (!backend_idle(op->second))
             return;
         const backend_outcome *p = &op->first->capture_outcome, *q = &op->second->capture_outcome;
-        if (!same_outcome(p, q)) {
+        bool match = op->images ? !q->error && q->rows == op->primary_rows : same_outcome(p, q);
+        if (!match) {
             divergence_record(s, op->dec.service, "outcome differs", st->fingerprint,
                               stmt_tables(st, tables, sizeof(tables)), p, q);
             if (s->cfg->on_mirror_failure == MIRROR_FAIL) {
@@ -449,12 +496,16 @@ static void step_dual(session *s)
                     snprintf(op->error_state, sizeof(op->error_state), "%s", q->sqlstate);
                 else
                     snprintf(op->error_state, sizeof(op->error_state), "XX000");
+                char qdesc[96];
+                if (op->images && !q->error)
+                    snprintf(qdesc, sizeof(qdesc), "%llu of %llu rows applied",
+                             (unsigned long long)q->rows, (unsigned long long)op->primary_rows);
                 snprintf(op->error_text, sizeof(op->error_text),
                          "pgtandem: the write to %s could not be mirrored to the %s side of "
                          "service %s (%s); it was rolled back on both databases",
                          stmt_tables(st, tables, sizeof(tables)),
                          op->second->service < 0 ? "legacy" : "service", svc->name,
-                         q->error ? q->message : q->tag);
+                         q->error ? q->message : op->images ? qdesc : q->tag);
                 mirror_failed(s, op->wrapped);
                 return;
             }
@@ -584,6 +635,40 @@ static bool generates_values(session *s, const classify_stmt *st)
     }
 }
 
+/* A write whose text would give different rows on each side is mirrored by
+ * its row images: the primary returns every column of the rows it changed,
+ * the secondary applies those rows by primary key. Refuses (with the reason)
+ * what can't be pinned that way. */
+static bool plan_row_images(session *s, const classify_stmt *st)
+{
+    route_op *op = &s->op;
+    const catalog_table *t =
+        st->target.name ? catalog_find(s->px->catalog, st->target.schema, st->target.name) : NULL;
+    char m[512], err[256] = "";
+    const char *why = NULL;
+    if (st->n_writes != 1 || !t)
+        why = "it writes through WITH or a table pgtandem does not know";
+    else if (st->dml != CLASSIFY_DML_INSERT && st->dml != CLASSIFY_DML_UPDATE &&
+             st->dml != CLASSIFY_DML_DELETE)
+        why = "only INSERT, UPDATE and DELETE can be mirrored by row images (not MERGE or COPY)";
+    else if (t->n_pkey == 0)
+        why = "the table has no primary key, so its rows can't be pinned";
+    else if (!(op->rewritten = rewrite_returning_all((const char *)op->request.data + 5, err,
+                                                     sizeof(err))))
+        why = err;
+    if (why) {
+        snprintf(m, sizeof(m),
+                 "pgtandem: this write to %s generates values on each database and can't be "
+                 "mirrored: %s",
+                 st->target.name ? st->target.name : "a dual-written table", why);
+        reject(s, "0A000", m);
+        return false;
+    }
+    op->images = true;
+    op->table = t;
+    return true;
+}
+
 static void start_query(session *s, const uint8_t *msg, size_t len)
 {
     route_op *op = &s->op;
@@ -639,14 +724,7 @@ static void start_query(session *s, const uint8_t *msg, size_t len)
                        : OP_ALL;
         break;
     case ROUTE_RUN_DUAL:
-        if (op->dec.row_images || generates_values(s, st)) {
-            char m[512];
-            snprintf(m, sizeof(m),
-                     "pgtandem: this write to a dual-written table generates values (defaults, "
-                     "serial ids, now(), random()) or reads tables the service database does "
-                     "not have; mirroring it by row images is not supported yet (%s)",
-                     s->cfg->services[op->dec.service].name);
-            reject(s, "0A000", m);
+        if ((op->dec.row_images || generates_values(s, st)) && !plan_row_images(s, st)) {
             op_done(s);
             return;
         }
@@ -880,6 +958,9 @@ static void note_reply(backend *b, uint8_t type, const uint8_t *body, size_t len
     } else if (type == PG_BE_COMMAND_COMPLETE) {
         snprintf(b->cur.tag, sizeof(b->cur.tag), "%.*s", (int)(len ? len - 1 : 0),
                  (const char *)body);
+        const char *last = strrchr(b->cur.tag, ' ');
+        if (last)
+            b->cur.rows += strtoull(last + 1, NULL, 10);
     }
 }
 
