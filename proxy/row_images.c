@@ -188,6 +188,54 @@ static bool read_row(const catalog_table *t, classify_dml dml, const shape *sh,
     return true;
 }
 
+/* Rows arrive on the secondary with their ids already chosen, so its own
+ * sequences don't move. Keep each serial key's sequence at least at the
+ * largest id, so that the day the service becomes primary its nextval()
+ * does not hand out ids that are taken. */
+static void advance_sequences(const catalog_table *t, pg_buf *apply)
+{
+    for (size_t k = 0; k < t->n_pkey; k++) {
+        bool generated = false;
+        for (size_t g = 0; g < t->n_generated && !generated; g++)
+            generated = strcmp(t->generated[g], t->pkey[k]) == 0;
+        if (!generated)
+            continue;
+        pg_buf sql;
+        pg_buf_init(&sql);
+        put_str(&sql, "SELECT setval(s, m) FROM (SELECT pg_get_serial_sequence($1, $2) AS s, max(");
+        put_ident(&sql, t->pkey[k]);
+        put_str(&sql, ") AS m FROM ");
+        put_ident(&sql, t->schema);
+        pg_buf_put_byte(&sql, '.');
+        put_ident(&sql, t->name);
+        put_str(&sql, ") x WHERE s IS NOT NULL AND m IS NOT NULL");
+        pg_buf_put_byte(&sql, 0);
+        char qualified[300];
+        snprintf(qualified, sizeof(qualified), "\"%s\".\"%s\"", t->schema, t->name);
+        pg_buf_begin_msg(apply, PG_FE_PARSE);
+        pg_buf_put_byte(apply, 0);
+        pg_buf_put(apply, sql.data, sql.len);
+        pg_buf_put_int16(apply, 0);
+        pg_buf_end_msg(apply);
+        pg_buf_free(&sql);
+        pg_buf_begin_msg(apply, PG_FE_BIND);
+        pg_buf_put_byte(apply, 0);
+        pg_buf_put_byte(apply, 0);
+        pg_buf_put_int16(apply, 0);
+        pg_buf_put_int16(apply, 2);
+        pg_buf_put_int32(apply, (int32_t)strlen(qualified));
+        pg_buf_put(apply, qualified, strlen(qualified));
+        pg_buf_put_int32(apply, (int32_t)strlen(t->pkey[k]));
+        pg_buf_put(apply, t->pkey[k], strlen(t->pkey[k]));
+        pg_buf_put_int16(apply, 0);
+        pg_buf_end_msg(apply);
+        pg_buf_begin_msg(apply, PG_FE_EXECUTE);
+        pg_buf_put_byte(apply, 0);
+        pg_buf_put_int32(apply, 0);
+        pg_buf_end_msg(apply);
+    }
+}
+
 bool row_images_build(const catalog_table *t, classify_dml dml, const uint8_t *replies,
                       size_t len, pg_buf *client, pg_buf *apply, size_t *rows, char *err,
                       size_t err_len)
@@ -232,6 +280,8 @@ bool row_images_build(const catalog_table *t, classify_dml dml, const uint8_t *r
         }
         pos += f.hdr_len + f.body_len;
     }
+    if (ok && *rows && dml != CLASSIFY_DML_DELETE)
+        advance_sequences(t, apply);
     if (ok && *rows)
         pg_buf_simple(apply, PG_FE_SYNC);
     else

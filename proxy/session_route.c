@@ -959,7 +959,8 @@ static void note_reply(backend *b, uint8_t type, const uint8_t *body, size_t len
         snprintf(b->cur.tag, sizeof(b->cur.tag), "%.*s", (int)(len ? len - 1 : 0),
                  (const char *)body);
         const char *last = strrchr(b->cur.tag, ' ');
-        if (last)
+        /* rows written; pgtandem's own SELECTs (sequence upkeep) don't count */
+        if (last && strncmp(b->cur.tag, "SELECT", 6) != 0)
             b->cur.rows += strtoull(last + 1, NULL, 10);
     }
 }
