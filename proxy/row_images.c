@@ -35,7 +35,7 @@ static void put_str(pg_buf *b, const char *s)
 
 static void put_param(pg_buf *b, size_t n)
 {
-    char tmp[16];
+    char tmp[32];
     snprintf(tmp, sizeof(tmp), "$%zu", n);
     put_str(b, tmp);
 }

@@ -185,8 +185,13 @@ static void login_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
     if (s->state == SESSION_READY)
         return;
     s->processing = true;
-    session_close(s, s->state == SESSION_STARTUP ? NULL : "08006",
-                  "login timeout: the client did not finish logging in");
+    if (s->state == SESSION_CONNECTING)
+        /* the client did its part; the server did not answer in time */
+        session_close(s, "08006", "login timeout: the database server did not accept the "
+                                  "connection in time");
+    else
+        session_close(s, s->state == SESSION_STARTUP ? NULL : "08006",
+                      "login timeout: the client did not finish logging in");
     s->processing = false;
     session_release_if_closed(s);
 }
