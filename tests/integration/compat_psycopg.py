@@ -56,10 +56,6 @@ def sample_row(i):
     )
 
 
-def normalise(row):
-    return tuple(row)
-
-
 def main(dsn):
     report = Report()
     conn = psycopg.connect(dsn)
@@ -113,7 +109,7 @@ def main(dsn):
             if fmt != (1 if binary else 0):
                 raise AssertionError("result format %d, want %d" % (fmt, 1 if binary else 0))
             for want, got in zip(rows, back):
-                if normalise(got) != want:
+                if tuple(got) != want:
                     raise AssertionError("%s row %d differs:\n sent %r\n got  %r" %
                                          ("binary" if binary else "text", want[0], want, got))
             if len(back) != len(rows):

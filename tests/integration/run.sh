@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Integration and compatibility suite: starts the five local PostgreSQL
 # clusters (conf/pgtandem-db) on free loopback ports, runs BUILD_DIR/pgtandem
-# in front of legacy under the sanitizers, and drives real clients through it:
-# psql, the libpq programs built from this folder, raw-socket Python, asyncpg,
-# psycopg and pgbench. Prints PASS/FAIL per check and "N passed, M failed".
+# in front of legacy under the sanitizers (two instances, see below), and
+# drives real clients through it: psql, the libpq programs built from this
+# folder, raw-socket Python, asyncpg, psycopg and pgbench. Prints PASS/FAIL
+# per check and ends with "N passed, M failed"; exits non-zero on a failure.
 #
 # usage: tests/integration/run.sh BUILD_DIR
 #   PGTANDEM_TEST_DIRECT=1   aim every check at legacy itself, no proxy (validates the checks)
@@ -18,21 +19,29 @@ ROOT=$(cd "$HERE/../.." && pwd)
 PY=/usr/bin/python3           # the interpreter with asyncpg and psycopg
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 DIRECT=${PGTANDEM_TEST_DIRECT:-0}
+# Two proxies: "main" for the clients, "short" (login_timeout 3 s) for bad_input.py,
+# whose idle-socket case waits out the login timeout. The main one gets a longer
+# timeout because 200 SCRAM logins at once on a busy two-core machine can take
+# PostgreSQL itself several seconds.
+MAIN_LOGIN_TIMEOUT=20
 LOGIN_TIMEOUT=3
+# libpq settings from the caller's environment (PGHOST, PGOPTIONS, ...) must not leak in
+while read -r v; do unset "$v"; done < <(compgen -e | grep -E '^PG[A-Z]+$' || true)
 SCRAM_USER=scram_user
 SCRAM_PASS='only-the-verifier-is-stored'
 
 TMP=$(mktemp -d /tmp/pgtandem-it.XXXXXX)
 chmod 755 "$TMP"              # the servers run as postgres and must reach $TMP/db
 mkdir "$TMP/out"
-PROXY_PID=
+declare -A PROXY_PID=() PROXY_PORT=()
 DB_STARTED=0
 
 cleanup() {
     local rc=$?
-    if [[ -n $PROXY_PID ]] && kill -0 "$PROXY_PID" 2>/dev/null; then
-        kill -KILL "$PROXY_PID" 2>/dev/null || true
-    fi
+    local pid
+    for pid in "${PROXY_PID[@]}"; do
+        kill -KILL "$pid" 2>/dev/null || true
+    done
     if [[ $DB_STARTED == 1 ]]; then
         "$ROOT/conf/pgtandem-db" stop --dir "$TMP/db" >/dev/null 2>&1 || true
     fi
@@ -96,8 +105,7 @@ run_check() {
 # ---------------------------------------------------------------------------
 # ports, databases, proxy
 # ---------------------------------------------------------------------------
-read -r LEGACY_PORT AUTH_PORT PRODUCT_PORT CART_PORT PROMO_PORT PROXY_PORT < <(
-    "$PY" - "${PGTANDEM_TEST_PORTS:-20000-32000}" 6 <<'EOF'
+if ! PORTS=$("$PY" - "${PGTANDEM_TEST_PORTS:-20000-32000}" 7 2>&1 <<'EOF'
 import random, socket, sys
 lo, hi = map(int, sys.argv[1].split("-"))
 want = int(sys.argv[2])
@@ -117,10 +125,16 @@ for p in ports:
     if len(free) == want:
         break
 if len(free) < want:
-    sys.exit("run.sh: fewer than %d free ports in %s" % (want, sys.argv[1]))
+    sys.exit("fewer than %d free ports in %s" % (want, sys.argv[1]))
 print(*free)
 EOF
-)
+); then
+    fail "ports: $PORTS"
+    echo "$PASSED passed, $FAILED failed"
+    exit 1
+fi
+read -r LEGACY_PORT AUTH_PORT PRODUCT_PORT CART_PORT PROMO_PORT 'PROXY_PORT[main]' \
+    'PROXY_PORT[short]' <<<"$PORTS"
 
 echo "== databases: legacy $LEGACY_PORT, services $AUTH_PORT,$PRODUCT_PORT,$CART_PORT,$PROMO_PORT (in $TMP/db)"
 DB_STARTED=1
@@ -142,42 +156,51 @@ cat >"$TMP/users.txt" <<EOF
 "auth_user" "auth_pass123"
 "$SCRAM_USER" "$VERIFIER"
 EOF
-cat >"$TMP/pgtandem.conf" <<EOF
+# start_proxy NAME LOGIN_TIMEOUT: writes $TMP/NAME.conf, runs the proxy under the
+# sanitizers with its log in $TMP/NAME.log, and waits until it listens.
+start_proxy() {
+    local name=$1 port=${PROXY_PORT[$1]} pid
+    cat >"$TMP/$name.conf" <<EOF
 [pgtandem]
-listen = 127.0.0.1:$PROXY_PORT
+listen = 127.0.0.1:$port
 auth_file = $TMP/users.txt
 auth_type = scram-sha-256
 log_level = info
-login_timeout = $LOGIN_TIMEOUT
+login_timeout = $2
 
 [legacy]
 conninfo = $LEGACY_KV
 EOF
+    echo "== proxy $name: $BUILD/pgtandem on $port, login_timeout $2 s (log $TMP/$name.log)"
+    ASAN_OPTIONS=halt_on_error=1:abort_on_error=0:detect_leaks=1:print_stacktrace=1 \
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        "$BUILD/pgtandem" -c "$TMP/$name.conf" 2>"$TMP/$name.log" &
+    pid=$!
+    PROXY_PID[$name]=$pid
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    fail "proxy_$name: not listening on $port"
+    tail -n 30 "$TMP/$name.log" | indent
+    return 1
+}
 
 if [[ $DIRECT == 1 ]]; then
     echo "== DIRECT mode: every check talks to legacy on $LEGACY_PORT, no proxy"
     PORT=$LEGACY_PORT
+    SHORT_PORT=$LEGACY_PORT
     # legacy knows only poc_user; the proxy-side accounts map onto it here
     AUTH_LOGIN=poc_user:admin123
     SCRAM_LOGIN=poc_user:admin123
 else
     [[ -x $BUILD/pgtandem ]] || { fail "proxy: $BUILD/pgtandem not found"; echo "$PASSED passed, $FAILED failed"; exit 1; }
-    PORT=$PROXY_PORT
+    PORT=${PROXY_PORT[main]}
+    SHORT_PORT=${PROXY_PORT[short]}
     AUTH_LOGIN=auth_user:auth_pass123
     SCRAM_LOGIN=$SCRAM_USER:$SCRAM_PASS
-    echo "== proxy: $BUILD/pgtandem on $PROXY_PORT (log $TMP/proxy.log)"
-    ASAN_OPTIONS=halt_on_error=1:abort_on_error=0:detect_leaks=1:print_stacktrace=1 \
-    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-        "$BUILD/pgtandem" -c "$TMP/pgtandem.conf" 2>"$TMP/proxy.log" &
-    PROXY_PID=$!
-    for _ in $(seq 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$PROXY_PORT") 2>/dev/null && break
-        kill -0 "$PROXY_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$PROXY_PORT") 2>/dev/null; then
-        fail "proxy: not listening on $PROXY_PORT after 10 s"
-        tail -n 30 "$TMP/proxy.log" | indent
+    if ! start_proxy main "$MAIN_LOGIN_TIMEOUT" || ! start_proxy short "$LOGIN_TIMEOUT"; then
         echo "$PASSED passed, $FAILED failed"
         exit 1
     fi
@@ -208,11 +231,15 @@ check_psql_copy() {
     echo "\\copy in and out of 20000 CSV rows: files identical"
 }
 
-check_psql_search_path() {
-    local got
-    got=$(psql_q "$URL?options=-c%20search_path%3Ditest_sp%2Cpublic" -c "show search_path")
-    echo "show search_path -> $got"
-    [[ $got == "itest_sp,public" ]]
+check_psql_search_path() {   # options=-c search_path=... must reach the backend
+    local sp=itest_sp_$$ got
+    psql_q "$URL" -c "drop schema if exists $sp cascade" -c "create schema $sp" \
+        -c "create table $sp.itest_where (v text)" -c "insert into $sp.itest_where values ('found')"
+    got=$(psql_q "$URL?options=-c%20search_path%3D$sp%2Cpublic" -c "show search_path" \
+        -c "select v from itest_where" | paste -sd' ')
+    psql_q "$URL" -c "drop schema $sp cascade"
+    echo "show search_path; select from an unqualified table -> $got"
+    [[ $got == "$sp,public found" ]]
 }
 
 check_psql_application_name() {
@@ -225,7 +252,7 @@ check_psql_application_name() {
 check_psql_login() {   # check_psql_login USER:PASSWORD
     local got
     got=$(psql_q "postgresql://$1@127.0.0.1:$PORT/poc" -c "select 'logged in'")
-    [[ $got == "logged in" ]]
+    [[ $got == "logged in" ]] || { echo "select as ${1%%:*} gave '$got'"; return 1; }
     if psql_q "postgresql://${1%%:*}:wrong-${1#*:}@127.0.0.1:$PORT/poc" -c "select 1" 2>"$TMP/err.txt"; then
         echo "a wrong password was accepted"; return 1
     fi
@@ -267,7 +294,8 @@ else
     run_check raw_protocol 120 "$PY" "$HERE/raw_protocol.py" "$URL" \
         --extra-login "postgresql://$AUTH_LOGIN@127.0.0.1:$PORT/poc" \
         --extra-login "postgresql://$SCRAM_LOGIN@127.0.0.1:$PORT/poc"
-    run_check bad_input 180 "$PY" "$HERE/bad_input.py" "$URL" --login-timeout "$LOGIN_TIMEOUT"
+    run_check bad_input 180 "$PY" "$HERE/bad_input.py" \
+        "postgresql://poc_user:admin123@127.0.0.1:$SHORT_PORT/poc" --login-timeout "$LOGIN_TIMEOUT"
 fi
 
 LEGACY_URL="postgresql://poc_user:admin123@127.0.0.1:$LEGACY_PORT/poc"
@@ -275,7 +303,7 @@ if [[ $DIRECT == 1 ]]; then
     run_check backpressure 120 "$PY" "$HERE/backpressure.py" "$URL" --legacy "$LEGACY_URL"
 else
     run_check backpressure 120 "$PY" "$HERE/backpressure.py" "$URL" --legacy "$LEGACY_URL" \
-        --pid "$PROXY_PID"
+        --pid "${PROXY_PID[main]}"
 fi
 
 echo "== drivers"
@@ -322,51 +350,59 @@ fi
 # ---------------------------------------------------------------------------
 # the proxy itself: still up, clean exit on SIGTERM, no sanitizer reports
 # ---------------------------------------------------------------------------
-if [[ $DIRECT != 1 ]]; then
-    echo "== proxy process"
-    if kill -0 "$PROXY_PID" 2>/dev/null; then
-        pass "proxy_alive_after_all_checks"
-        kill -TERM "$PROXY_PID"
-        rc=
+# finish_proxy NAME: the proxy must still be up, exit 0 on SIGTERM, and leave no
+# sanitizer report and no password or SCRAM key in its log.
+finish_proxy() {
+    local name=$1 pid=${PROXY_PID[$1]} log="$TMP/$1.log" rc='' s leaked=() secrets
+    if kill -0 "$pid" 2>/dev/null; then
+        pass "proxy_${name}_alive_after_all_checks"
+        kill -TERM "$pid"
         for _ in $(seq 100); do
-            kill -0 "$PROXY_PID" 2>/dev/null || { set +e; wait "$PROXY_PID"; rc=$?; set -e; break; }
+            kill -0 "$pid" 2>/dev/null || { set +e; wait "$pid"; rc=$?; set -e; break; }
             sleep 0.1
         done
         if [[ -z $rc ]]; then
-            fail "proxy_exit_on_sigterm: still running 10 s after SIGTERM"
-            kill -KILL "$PROXY_PID" 2>/dev/null || true
+            fail "proxy_${name}_exit_on_sigterm: still running 10 s after SIGTERM"
+            kill -KILL "$pid" 2>/dev/null || true
         elif [[ $rc != 0 ]]; then
-            fail "proxy_exit_on_sigterm: exit status $rc"
+            fail "proxy_${name}_exit_on_sigterm: exit status $rc"
         else
-            pass "proxy_exit_on_sigterm: exit status 0"
+            pass "proxy_${name}_exit_on_sigterm: exit status 0"
         fi
     else
-        set +e; wait "$PROXY_PID"; rc=$?; set -e
-        fail "proxy_alive_after_all_checks: the proxy died (exit status $rc)"
+        set +e; wait "$pid"; rc=$?; set -e
+        fail "proxy_${name}_alive_after_all_checks: the proxy died (exit status $rc)"
     fi
-    PROXY_PID=
-    if grep -n -E "AddressSanitizer|LeakSanitizer|runtime error:" "$TMP/proxy.log" >"$TMP/san.txt"; then
-        fail "proxy_sanitizers: $(wc -l <"$TMP/san.txt") report line(s) in the proxy log"
+    unset "PROXY_PID[$name]"
+    if grep -n -E "AddressSanitizer|LeakSanitizer|runtime error:" "$log" >"$TMP/san.txt"; then
+        fail "proxy_${name}_sanitizers: $(wc -l <"$TMP/san.txt") report line(s) in $name.log"
         head -n 20 "$TMP/san.txt" | indent
     else
-        pass "proxy_sanitizers: no AddressSanitizer/LeakSanitizer/UBSan reports"
+        pass "proxy_${name}_sanitizers: no AddressSanitizer/LeakSanitizer/UBSan reports"
     fi
     # passwords and SCRAM keys (right and wrong ones the checks sent) never reach the log
     secrets=(admin123 auth_pass123 "$SCRAM_PASS" definitely-wrong not-the-password
              "${KEYS%%:*}" "${KEYS#*:}")
-    leaked=()
     for s in "${secrets[@]}"; do
-        if grep -qF -- "$s" "$TMP/proxy.log"; then leaked+=("$s"); fi
+        if grep -qF -- "$s" "$log"; then leaked+=("$s"); fi
     done
     if [[ ${#leaked[@]} -gt 0 ]]; then
-        fail "proxy_log_has_no_secrets: the log contains ${leaked[*]}"
-        grep -nF -e "${leaked[0]}" "$TMP/proxy.log" | head -n 5 | indent
+        fail "proxy_${name}_log_has_no_secrets: the log contains ${leaked[*]}"
+        grep -nF -e "${leaked[0]}" "$log" | head -n 5 | indent
     else
-        pass "proxy_log_has_no_secrets: none of ${#secrets[@]} passwords/keys in the log"
+        pass "proxy_${name}_log_has_no_secrets: none of ${#secrets[@]} passwords/keys in the log"
     fi
+}
+
+if [[ $DIRECT != 1 ]]; then
+    echo "== proxy processes"
+    finish_proxy main
+    finish_proxy short
     if [[ $FAILED -gt 0 ]]; then
-        echo "== last 40 lines of the proxy log"
-        tail -n 40 "$TMP/proxy.log" | indent
+        for name in main short; do
+            echo "== last 25 lines of the $name proxy's log"
+            tail -n 25 "$TMP/$name.log" | indent
+        done
     fi
 fi
 
