@@ -32,7 +32,11 @@ typedef enum route_writes {
     ROUTE_WRITES_DUAL,
     ROUTE_WRITES_SERVICE
 } route_writes;
-typedef enum route_reads { ROUTE_READS_LEGACY = 0, ROUTE_READS_SERVICE, ROUTE_READS_SHADOW } route_reads;
+typedef enum route_reads {
+    ROUTE_READS_LEGACY = 0,
+    ROUTE_READS_SERVICE,
+    ROUTE_READS_SHADOW
+} route_reads;
 /* What to do with one statement that writes tables of several services, or owned and
  * unowned tables together (config: cross_service_writes). */
 typedef enum route_cross { ROUTE_CROSS_REJECT = 0, ROUTE_CROSS_LEGACY } route_cross;
@@ -81,8 +85,10 @@ ROUTE_MUST_CHECK route_map *route_map_new(const route_service *svcs, size_t n, r
 void route_map_free(route_map *m);
 
 /* The service owning schema.name: an index into the services given to route_map_new, or
- * -1 when none does. schema NULL means "public". Names are compared byte for byte (they
- * arrive case-folded from the parser). Exact names take precedence over wildcards. */
+ * -1 when none does. schema NULL means "public": pgtandem assumes the default search_path,
+ * so a session that changes it can make an unqualified name mean another table than the
+ * one looked up here. Names are compared byte for byte (they arrive case-folded from the
+ * parser). Exact names take precedence over wildcards. */
 int route_map_owner(const route_map *m, const char *schema, const char *name);
 /* The map's copy of service idx (strings owned by the map), NULL when out of range. */
 const route_service *route_map_service(const route_map *m, int idx);
@@ -146,15 +152,16 @@ typedef struct route_decision {
  * needs_prepared_lookup; to route it, copy the PREPARE's classify_stmt, set kind to its
  * inner_kind and session to CLASSIFY_SESSION_NONE, and call route_decide with that.
  * FETCH, MOVE, CLOSE name: LEGACY with needs_cursor_lookup (DECLARE is routed as the query
- * it declares).
+ * it declares, never shadowed: the cursor must live on one backend).
  *
  * READ (SELECT, SHOW, COPY TO, DECLARE, EXPLAIN without ANALYZE, whose inner tables all
  * count as read): no tables: LEGACY, except a call to set_config(), which changes session
  * state and so runs EVERYWHERE. All tables owned by one service S: S in writes=service ->
  * SERVICE; else by S.reads: legacy -> LEGACY, service -> SERVICE, shadow -> S's primary
- * side with shadow set. Any other mix (unowned tables, several services) -> LEGACY, where
- * everything is current; but REJECT when one of the services is in writes=service, as
- * legacy's copy of its tables is stale and its database has nothing else.
+ * side with shadow set (not for EXPLAIN: two plans never match). Any other mix (unowned
+ * tables, several services) -> LEGACY, where everything is current; but REJECT when one
+ * of the services is in writes=service, as legacy's copy of its tables is stale and its
+ * database has nothing else.
  *
  * LOCKING_READ (SELECT ... FOR UPDATE/SHARE) and LOCK: the locks must be taken where the
  * writers of those rows take theirs, the primary. All tables owned by one service S: by

@@ -26,6 +26,8 @@ static const tally TALLY_EMPTY = {0, -1, false, false, -1, -1, false};
 static void tally_add(const route_map *m, tally *t, const classify_name *list, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
+        if (!list[i].name)
+            continue;
         t->n++;
         int o = route_map_owner(m, list[i].schema, list[i].name);
         if (o < 0) {
@@ -89,6 +91,8 @@ static void msg_add(msg *mb, const char *fmt, ...)
 
 static bool name_eq(const classify_name *a, const classify_name *b)
 {
+    if (!a->name || !b->name)
+        return false;
     const char *sa = a->schema ? a->schema : "public", *sb = b->schema ? b->schema : "public";
     return strcmp(sa, sb) == 0 && strcmp(a->name, b->name) == 0;
 }
@@ -112,7 +116,7 @@ static size_t msg_tables(msg *mb, const route_map *m, const classify_name *list,
 {
     size_t named = 0;
     for (size_t i = 0; i < n; i++) {
-        if (listed_before(list, i))
+        if (!list[i].name || listed_before(list, i))
             continue;
         bool dup = false;
         for (size_t j = 0; j < n_skip && !dup; j++)
@@ -195,6 +199,12 @@ static bool calls_set_config(const classify_stmt *st)
     return false;
 }
 
+/* DECLARE is classified as the query it declares, with that query's kind kept aside. */
+static bool declares_cursor(const classify_stmt *st)
+{
+    return !st->explain && st->inner_kind != CLASSIFY_UNKNOWN;
+}
+
 static void decide_read(const route_map *m, const classify_stmt *st, route_decision *out)
 {
     tally t = TALLY_EMPTY;
@@ -226,7 +236,9 @@ static void decide_read(const route_map *m, const classify_stmt *st, route_decis
         break;
     case ROUTE_READS_SHADOW:
         out->action = s->primary == ROUTE_SERVICE ? ROUTE_RUN_SERVICE : ROUTE_RUN_LEGACY;
-        out->shadow = true;
+        /* Two plans never match, and a cursor lives on one backend only (its FETCHes
+         * follow it there), so neither is worth comparing. */
+        out->shadow = !st->explain && !declares_cursor(st);
         break;
     }
 }

@@ -83,7 +83,7 @@ static int pat_qsort_cmp(const void *a, const void *b)
 /* A bump allocator over one block sized up front, so the map frees in one call. */
 typedef struct strbuf {
     char *base;
-    size_t used, cap;
+    size_t used;
 } strbuf;
 
 static const char *sb_dup(strbuf *sb, const char *s, size_t n)
@@ -202,7 +202,8 @@ static bool check_conflicts(const route_map *m, const route_pat *all, size_t n, 
                 continue;
             const char *what = !a->wild && !b->wild ? "names the same table as"
                                : pat_cmp(a, b) == 0 ? "is the same pattern as"
-                                                    : "overlaps";
+                               : covers(a, b)       ? "is covered by"
+                                                    : "covers";
             set_err(err, err_len,
                     "service %s, table pattern \"%s\": %s pattern \"%s\" of service %s; a table "
                     "can belong to one service only",
@@ -278,7 +279,7 @@ static bool build(route_map *m, const route_service *svcs, size_t n, route_pat *
         free(all);
         return false;
     }
-    strbuf sb = {m->strings, 0, bytes};
+    strbuf sb = {m->strings, 0};
     size_t k = 0, at = 0;
     for (size_t i = 0; i < n; i++) {
         route_service *c = &m->svcs[i];

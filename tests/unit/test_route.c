@@ -212,8 +212,10 @@ static const rcase cases[] = {
     SHADOW(FX_A, "SELECT * FROM wishlist_items WHERE wishlist_id = $1", LEG, "cart", PL),
     SHADOW(FX_A, "WITH c AS (SELECT * FROM carts) SELECT count(*) FROM c", LEG, "cart", PL),
     SHADOW(FX_A, "COPY carts TO STDOUT", LEG, "cart", PL),
-    SHADOW(FX_A, "DECLARE cart_cursor CURSOR FOR SELECT * FROM cart_items", LEG, "cart", PL),
-    SHADOW(FX_A, "EXPLAIN UPDATE carts SET status = 'closed' WHERE id = 1", LEG, "cart", PL),
+    R(FX_A, "DECLARE cart_cursor CURSOR FOR SELECT * FROM cart_items", LEG, "cart", PL),
+    R(FX_A, "EXPLAIN UPDATE carts SET status = 'closed' WHERE id = 1", LEG, "cart", PL),
+    R(FX_A, "EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM carts WHERE id = 1", LEG, "cart", PL),
+    R(FX_B, "DECLARE uc CURSOR FOR SELECT * FROM users", SVC, "auth", PS),
     R(FX_A, "SELECT * FROM promo_codes WHERE code = $1", LEG, "promotion", PL),
     R(FX_A, "SELECT * FROM promo_codes UNION ALL SELECT * FROM promo_usage", LEG, "promotion",
       PL),
@@ -229,7 +231,7 @@ static const rcase cases[] = {
     R(FX_A, "SELECT table_name FROM information_schema.tables", LEG, NULL, PL),
     R(FX_A, "SELECT * FROM pg_temp.scratch", LEG, NULL, PL),
     R(FX_A, "SELECT * FROM billing.users", LEG, NULL, PL),
-    R(FX_A, "SELECT 1", SVC, NULL, PL), NO(FX_DUAL, "WITH u AS (UPDATE carts SET promo_id = NULL WHERE id = 1 RETURNING id) DELETE FROM promo_usage WHERE cart_id IN (SELECT id FROM u)", NULL, PL, "zzz"),
+    R(FX_A, "SELECT 1", LEG, NULL, PL),
     R(FX_A, "SELECT now()", LEG, NULL, PL),
     R(FX_A, "SELECT nextval('carts_id_seq')", LEG, NULL, PL),
     R(FX_A, "VALUES (1, 'a'), (2, 'b')", LEG, NULL, PL),
@@ -325,7 +327,8 @@ static const rcase cases[] = {
     TEXT(FX_DUAL, "UPDATE products SET name = concat(upper(substring(name, 1, 1)), name)",
          "product", PL),
     TEXT(FX_DUAL, "DELETE FROM carts WHERE id = $1", "cart", PL),
-    TEXT(FX_DUAL, "DELETE FROM cart_items WHERE cart_id IN (SELECT id FROM carts WHERE user_id = $1)",
+    TEXT(FX_DUAL,
+         "DELETE FROM cart_items WHERE cart_id IN (SELECT id FROM carts WHERE user_id = $1)",
          "cart", PL),
     IMAGES(FX_DUAL, "DELETE FROM carts WHERE created_at < now() - interval '30 days'", "cart",
            PL),
@@ -616,5 +619,169 @@ ParameterizedTest(size_t *i, route, decide)
 
 Test(route, enough_cases)
 {
-    cr_expect_geq(N_OF(cases), 150);
+    cr_expect_geq(N_OF(cases), 150, "only %zu cases", N_OF(cases));
+}
+
+/* ---- beyond one statement of real SQL */
+
+static void decide_sql(fixture fx, const char *sql, size_t n_want, route_decision *out)
+{
+    route_map *m = fixture_map(fx);
+    classify_result *r = classify_sql(sql);
+    cr_assert_not_null(r);
+    cr_assert_eq(r->n_stmts, n_want, "%s", sql);
+    for (size_t i = 0; i < r->n_stmts; i++)
+        route_decide(m, &r->stmts[i], &out[i]);
+    classify_result_free(r);
+    route_map_free(m);
+}
+
+Test(route, each_statement_of_a_query_on_its_own)
+{
+    route_decision d[5];
+    decide_sql(FX_A,
+               "BEGIN; UPDATE carts SET status = 'paid' WHERE id = 1; SELECT * FROM carts; "
+               "SELECT * FROM users; COMMIT",
+               5, d);
+    cr_expect_eq(d[0].action, ROUTE_RUN_EVERYWHERE);
+    cr_expect_eq(d[1].action, ROUTE_RUN_DUAL);
+    cr_expect_not(d[1].row_images);
+    cr_expect_eq(d[2].action, ROUTE_RUN_LEGACY);
+    cr_expect(d[2].shadow);
+    cr_expect_eq(d[3].action, ROUTE_RUN_SERVICE);
+    cr_expect_eq(d[4].action, ROUTE_RUN_EVERYWHERE);
+}
+
+/* The lookup route.h describes for EXECUTE: decide again with the PREPARE's inner kind. */
+static route_decision decide_prepared(fixture fx, const char *prepare)
+{
+    route_map *m = fixture_map(fx);
+    classify_result *r = classify_sql(prepare);
+    cr_assert_not_null(r);
+    classify_stmt inner = r->stmts[0];
+    cr_assert_eq(inner.session, CLASSIFY_SESSION_PREPARE);
+    inner.kind = inner.inner_kind;
+    inner.session = CLASSIFY_SESSION_NONE;
+    route_decision d;
+    route_decide(m, &inner, &d);
+    classify_result_free(r);
+    route_map_free(m);
+    return d;
+}
+
+Test(route, execute_decided_from_what_was_prepared)
+{
+    route_decision d = decide_prepared(
+        FX_A, "PREPARE add_item AS INSERT INTO cart_items (cart_id, product_id) VALUES ($1, $2)");
+    cr_expect_eq(d.action, ROUTE_RUN_DUAL);
+    cr_expect_not(d.row_images);
+    d = decide_prepared(FX_A,
+                        "PREPARE new_cart AS INSERT INTO carts (user_id, created_at) "
+                        "VALUES ($1, now())");
+    cr_expect_eq(d.action, ROUTE_RUN_DUAL);
+    cr_expect(d.row_images);
+    d = decide_prepared(FX_A, "PREPARE get_user (int) AS SELECT * FROM users WHERE id = $1");
+    cr_expect_eq(d.action, ROUTE_RUN_SERVICE);
+    d = decide_prepared(FX_A, "PREPARE lock_cart AS SELECT * FROM carts WHERE id = $1 FOR UPDATE");
+    cr_expect_eq(d.action, ROUTE_RUN_PRIMARY);
+    cr_expect_eq(d.primary, ROUTE_LEGACY);
+}
+
+Test(route, opaque_is_never_dual)
+{
+    route_map *m = fixture_map(FX_DUAL);
+    const classify_name carts = {NULL, "carts"};
+    classify_stmt st = {.kind = CLASSIFY_WRITE, .writes = &carts, .n_writes = 1};
+    route_decision d;
+    route_decide(m, &st, &d);
+    cr_expect_eq(d.action, ROUTE_RUN_DUAL); /* the same statement, not opaque */
+    st.opaque = true;
+    route_decide(m, &st, &d);
+    cr_expect_eq(d.action, ROUTE_RUN_LEGACY);
+    cr_expect_not(d.row_images);
+    cr_expect_str_eq(route_map_service(m, d.service)->name, "cart");
+    route_map_free(m);
+}
+
+Test(route, no_map_and_no_statement_mean_legacy)
+{
+    route_decision d[3];
+    classify_result *r = classify_sql("UPDATE carts SET status = 'x'; BEGIN; SELECT * FROM users");
+    cr_assert_not_null(r);
+    for (size_t i = 0; i < 3; i++)
+        route_decide(NULL, &r->stmts[i], &d[i]);
+    cr_expect_eq(d[0].action, ROUTE_RUN_LEGACY);
+    cr_expect_eq(d[0].service, -1);
+    cr_expect_eq(d[1].action, ROUTE_RUN_EVERYWHERE);
+    cr_expect_eq(d[2].action, ROUTE_RUN_LEGACY);
+    route_decide(NULL, NULL, &d[0]);
+    cr_expect_eq(d[0].action, ROUTE_RUN_LEGACY);
+    classify_result_free(r);
+}
+
+Test(route, decision_does_not_depend_on_what_out_held)
+{
+    route_map *m = fixture_map(FX_A);
+    classify_result *r = classify_sql("SELECT * FROM promo_codes");
+    cr_assert_not_null(r);
+    route_decision d;
+    memset(&d, 0x5a, sizeof d);
+    route_decide(m, &r->stmts[0], &d);
+    cr_expect_eq(d.action, ROUTE_RUN_LEGACY);
+    cr_expect_not(d.shadow);
+    cr_expect_not(d.row_images);
+    cr_expect_not(d.legacy_only_recorded);
+    cr_expect_not(d.needs_prepared_lookup);
+    cr_expect_not(d.needs_cursor_lookup);
+    cr_expect_null(d.sqlstate);
+    cr_expect_str_eq(d.message, "");
+    classify_result_free(r);
+    route_map_free(m);
+}
+
+/* A message naming more tables than fit is cut with "...", never overrun. */
+Test(route, long_messages_are_truncated)
+{
+    char sql[4096];
+    size_t n = (size_t)snprintf(sql, sizeof sql, "WITH ");
+    for (int i = 0; i < 20; i++)
+        n += (size_t)snprintf(sql + n, sizeof sql - n,
+                              "u%d AS (DELETE FROM product_archive_partition_number_%02d), ", i, i);
+    snprintf(sql + n, sizeof sql - n, "c AS (DELETE FROM carts) SELECT 1");
+    route_decision d;
+    decide_sql(FX_DUAL, sql, 1, &d);
+    cr_assert_eq(d.action, ROUTE_REJECT, "%s", d.message);
+    size_t len = strlen(d.message);
+    cr_expect_eq(len, sizeof d.message - 1);
+    cr_expect_str_eq(d.message + len - 3, "...");
+    cr_expect(strstr(d.message, "product_archive_partition_number_00: product") != NULL);
+}
+
+Test(route, deterministic_functions)
+{
+    const classify_name yes[] = {{NULL, "lower"}, {"pg_catalog", "upper"}, {NULL, "jsonb_set"},
+                                 {"pg_catalog", "btrim"}, {NULL, "count"}};
+    const classify_name no[] = {{NULL, "now"},        {NULL, "random"},
+                                {"public", "lower"},  {NULL, "sum"},
+                                {NULL, "format_name"}, {"pg_catalog", "extract"},
+                                {NULL, "set_config"}, {NULL, "Lower"}};
+    for (size_t i = 0; i < N_OF(yes); i++)
+        cr_expect(route_fn_deterministic(&yes[i]), "%s", yes[i].name);
+    for (size_t i = 0; i < N_OF(no); i++)
+        cr_expect_not(route_fn_deterministic(&no[i]), "%s", no[i].name);
+    cr_expect_not(route_fn_deterministic(NULL));
+}
+
+Test(route, names)
+{
+    cr_expect_str_eq(route_action_name(ROUTE_RUN_LEGACY), "legacy");
+    cr_expect_str_eq(route_action_name(ROUTE_RUN_SERVICE), "service");
+    cr_expect_str_eq(route_action_name(ROUTE_RUN_PRIMARY), "primary");
+    cr_expect_str_eq(route_action_name(ROUTE_RUN_DUAL), "dual");
+    cr_expect_str_eq(route_action_name(ROUTE_RUN_EVERYWHERE), "everywhere");
+    cr_expect_str_eq(route_action_name(ROUTE_REJECT), "reject");
+    cr_expect_str_eq(route_action_name((route_action)99), "?");
+    cr_expect_str_eq(route_side_name(ROUTE_SERVICE), "service");
+    cr_expect_str_eq(route_writes_name(ROUTE_WRITES_DUAL), "dual");
+    cr_expect_str_eq(route_reads_name(ROUTE_READS_SHADOW), "shadow");
 }
