@@ -36,7 +36,11 @@ static const char catalog_sql[] =
     "        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum"
     "        WHERE i.indrelid = c.oid AND i.indisprimary ORDER BY k.ord),"
     "  (SELECT count(*) FROM pg_attribute a"
-    "   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)"
+    "   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),"
+    "  ARRAY(SELECT a.attname::text FROM pg_attribute a"
+    "        WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
+    "          AND pg_get_serial_sequence(c.oid::regclass::text, a.attname) IS NOT NULL"
+    "        ORDER BY a.attnum)"
     " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
     " WHERE c.relkind IN ('r', 'p')"
     "   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')";
@@ -87,6 +91,9 @@ static void entry_free(entry *e)
     free(e->t.generated);
     for (size_t i = 0; i < e->t.n_pkey; i++)
         free(e->t.pkey[i]);
+    for (size_t i = 0; i < e->t.n_sequenced; i++)
+        free(e->t.sequenced[i]);
+    free(e->t.sequenced);
     free(e->t.pkey);
     free(e->t.schema);
     free(e->t.name);
@@ -130,7 +137,8 @@ catalog *catalog_load(const backend_target *t, char *err, size_t err_len)
         }
         e->t.row_trigger = PQgetvalue(r, i, 3)[0] == 't';
         e->t.n_columns = (size_t)strtoul(PQgetvalue(r, i, 5), NULL, 10);
-        if (!parse_array(PQgetvalue(r, i, 4), &e->t.pkey, &e->t.n_pkey)) {
+        if (!parse_array(PQgetvalue(r, i, 4), &e->t.pkey, &e->t.n_pkey) ||
+            !parse_array(PQgetvalue(r, i, 6), &e->t.sequenced, &e->t.n_sequenced)) {
             entry_free(e);
             ok = false;
             snprintf(err, err_len, "out of memory reading the catalog");

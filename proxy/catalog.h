@@ -20,6 +20,8 @@ typedef struct catalog_table {
     char **pkey;      /* primary key columns, in key order; none when n_pkey is 0 */
     size_t n_pkey;
     size_t n_columns; /* live columns: what RETURNING * yields */
+    char **sequenced; /* columns fed by a sequence (serial, identity) */
+    size_t n_sequenced;
 } catalog_table;
 
 typedef struct catalog catalog;

@@ -195,10 +195,10 @@ static bool read_row(const catalog_table *t, classify_dml dml, const shape *sh,
 static void advance_sequences(const catalog_table *t, pg_buf *apply)
 {
     for (size_t k = 0; k < t->n_pkey; k++) {
-        bool generated = false;
-        for (size_t g = 0; g < t->n_generated && !generated; g++)
-            generated = strcmp(t->generated[g], t->pkey[k]) == 0;
-        if (!generated)
+        bool sequenced = false;
+        for (size_t g = 0; g < t->n_sequenced && !sequenced; g++)
+            sequenced = strcmp(t->sequenced[g], t->pkey[k]) == 0;
+        if (!sequenced)
             continue;
         pg_buf sql;
         pg_buf_init(&sql);

@@ -769,7 +769,7 @@ static bool batch_routes_to_legacy(session *s, const uint8_t *p, size_t len, cha
             classify_result_free(r);
             if (!ok) {
                 snprintf(why, why_len,
-                         "pgtandem: the extended query protocol is not yet supported for "
+                         "pgtandem: the extended query protocol is not supported yet for "
                          "statements that must run on a service database (\"%.80s\")",
                          sql);
                 return false;
@@ -846,8 +846,19 @@ static void take_request(session *s)
         if (f.type == PG_FE_SYNC || f.type == PG_FE_FLUSH || f.type == PG_FE_FUNCTION_CALL) {
             char why[256];
             bool synced = f.type != PG_FE_FLUSH;
-            if (!batch_routes_to_legacy(s, in->data, pos, why, sizeof(why))) {
-                pg_buf_error(&s->client.out, false, "0A000", why);
+            const char *state = "0A000";
+            if (s->tx_poisoned) {
+                state = "25P02";
+                snprintf(why, sizeof(why), "current transaction is aborted, commands ignored "
+                                           "until end of transaction block");
+            }
+            if (s->tx_poisoned || !batch_routes_to_legacy(s, in->data, pos, why, sizeof(why))) {
+                /* like a server error, a refusal aborts the client's transaction */
+                if (s->tx_status != PG_TX_IDLE) {
+                    s->tx_poisoned = true;
+                    s->tx_status = PG_TX_FAILED;
+                }
+                pg_buf_error(&s->client.out, false, state, why);
                 if (synced)
                     pg_buf_ready_for_query(&s->client.out, s->tx_status);
                 else

@@ -1,0 +1,300 @@
+#!/usr/bin/env bash
+# Dual-write suite: starts the five local PostgreSQL clusters (conf/pgtandem-db) on free
+# loopback ports, then runs BUILD_DIR/pgtandem under the sanitizers with the four services in
+# dual writes, once per migration state, and after each group of client checks (checks.py)
+# compares every shared table between legacy and its service database (compare.py): "no
+# difference" is part of the verdict.
+#
+#   group            on_mirror_failure  primary  reads
+#   dual             fail               legacy   legacy
+#   continue         continue           legacy   legacy
+#   reads_service    fail               legacy   service
+#   primary_service  fail               service  service
+#
+# Prints PASS/FAIL (and SKIP) per check and ends with "N passed, M failed".
+#
+# usage: tests/integration/dual/run.sh BUILD_DIR
+#   PGTANDEM_TEST_PORTS=A-B     take ports from this range (default: free ports in 20000-32000)
+#   PGTANDEM_TEST_KEEP=1        keep the temporary directory (logs, data) at exit
+#   PGTANDEM_TEST_ONLY=REGEX    run only the client checks whose name matches (Python regex)
+#   PGTANDEM_TEST_GROUPS="a b"  run only these groups (default: all four, in the order above)
+#   PGTANDEM_DUAL_SECONDS=S     length of the concurrent-updates run (default 20)
+set -euo pipefail
+
+BUILD=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../../.." && pwd)
+PY=/usr/bin/python3             # the interpreter with psycopg 3 and asyncpg
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+GROUPS_WANTED=${PGTANDEM_TEST_GROUPS:-dual continue reads_service primary_service}
+SECONDS_CONC=${PGTANDEM_DUAL_SECONDS:-20}
+
+TMP=$(mktemp -d /tmp/pgtandem-dual.XXXXXX)
+chmod 755 "$TMP"                # the servers run as postgres and must reach $TMP/db
+mkdir "$TMP/out"
+PROXY_PID=
+DB_STARTED=0
+
+cleanup() {
+    local rc=$?
+    if [[ -n $PROXY_PID ]] && kill -0 "$PROXY_PID" 2>/dev/null; then
+        kill -KILL "$PROXY_PID" 2>/dev/null || true
+    fi
+    if [[ $DB_STARTED == 1 ]]; then
+        "$ROOT/conf/pgtandem-db" stop --dir "$TMP/db" >/dev/null 2>&1 || true
+    fi
+    if [[ ${PGTANDEM_TEST_KEEP:-0} == 1 ]]; then
+        echo "kept $TMP" >&2
+    else
+        rm -rf "$TMP"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+PASSED=0
+FAILED=0
+SKIPPED=0
+pass() { PASSED=$((PASSED + 1)); echo "PASS $*"; }
+fail() { FAILED=$((FAILED + 1)); echo "FAIL $*"; }
+skip() { SKIPPED=$((SKIPPED + 1)); echo "SKIP $*"; }
+indent() { sed 's/^/    | /'; }
+finish() {
+    [[ $SKIPPED -gt 0 ]] && echo "($SKIPPED skipped)"
+    echo "$PASSED passed, $FAILED failed"
+    [[ $FAILED -eq 0 ]]
+}
+
+# ---------------------------------------------------------------------------
+# ports and databases
+# ---------------------------------------------------------------------------
+read -r LEGACY_PORT AUTH_PORT PRODUCT_PORT CART_PORT PROMO_PORT PROXY_PORT < <(
+    "$PY" - "${PGTANDEM_TEST_PORTS:-20000-32000}" 6 <<'EOF'
+import random, socket, sys
+lo, hi = map(int, sys.argv[1].split("-"))
+want = int(sys.argv[2])
+ports = list(range(lo, hi + 1))
+random.shuffle(ports)
+free = []
+for p in ports:
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind(("127.0.0.1", p))
+        free.append(p)
+    except OSError:
+        pass
+    finally:
+        s.close()
+    if len(free) == want:
+        break
+if len(free) < want:
+    sys.exit("run.sh: fewer than %d free ports in %s" % (want, sys.argv[1]))
+print(*free)
+EOF
+)
+SERVICE_PORTS="$AUTH_PORT,$PRODUCT_PORT,$CART_PORT,$PROMO_PORT"
+
+db_start() {
+    "$ROOT/conf/pgtandem-db" start --dir "$TMP/db" --legacy-port "$LEGACY_PORT" \
+        --service-ports "$SERVICE_PORTS" >>"$TMP/db-start.log" 2>&1
+}
+
+echo "== databases: legacy $LEGACY_PORT, services $SERVICE_PORTS (in $TMP/db)"
+DB_STARTED=1
+if ! db_start; then
+    fail "databases: conf/pgtandem-db start failed"
+    tail -n 30 "$TMP/db-start.log" | indent
+    finish
+fi
+
+# Commit timestamps let a check see that the secondary commits before the primary. The
+# setting needs a restart; the servers run as postgres when we are root (see pgtandem-db).
+as_pg() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+enable_commit_ts() {
+    local p
+    for p in $LEGACY_PORT ${SERVICE_PORTS//,/ }; do
+        as_pg "$PG_BIN/psql" -X -q -h "$TMP/db/run" -p "$p" -U postgres -d postgres \
+            -c "ALTER SYSTEM SET track_commit_timestamp = on" || return 1
+    done
+    "$ROOT/conf/pgtandem-db" stop --dir "$TMP/db" >>"$TMP/db-start.log" 2>&1 && db_start
+}
+if ! enable_commit_ts >>"$TMP/db-start.log" 2>&1; then
+    echo "   (could not turn on track_commit_timestamp: the commit-order checks will skip)"
+    db_start || { fail "databases: restart failed"; tail -n 30 "$TMP/db-start.log" | indent; finish; }
+fi
+
+kv() { echo "host=127.0.0.1 port=$1 dbname=$2 user=$3 password=$4"; }
+LEGACY_KV=$(kv "$LEGACY_PORT" poc poc_user admin123)
+AUTH_KV=$(kv "$AUTH_PORT" auth_db auth_user auth_pass123)
+PRODUCT_KV=$(kv "$PRODUCT_PORT" product_db product_user product_pass123)
+CART_KV=$(kv "$CART_PORT" cart_db cart_user cart_pass123)
+PROMO_KV=$(kv "$PROMO_PORT" promotion_db promotion_user promotion_pass123)
+
+# compare_sides LABEL: every shared table identical on both sides, all columns.
+compare_sides() {
+    local out="$TMP/out/compare-$1.txt"
+    if timeout 120 "$PY" "$HERE/compare.py" --legacy "$LEGACY_KV" --service "auth=$AUTH_KV" \
+            --service "product=$PRODUCT_KV" --service "cart=$CART_KV" \
+            --service "promotion=$PROMO_KV" >"$out" 2>&1; then
+        pass "$1/tables_identical: $(tail -n 1 "$out")"
+    else
+        fail "$1/tables_identical: $(tail -n 1 "$out")"
+        head -n 40 "$out" | indent
+        # Say whether updated_at alone explains it.
+        if timeout 120 "$PY" "$HERE/compare.py" --quiet --ignore-column updated_at --legacy "$LEGACY_KV" \
+                --service "auth=$AUTH_KV" --service "product=$PRODUCT_KV" --service "cart=$CART_KV" \
+                --service "promotion=$PROMO_KV" >"$out.ignoring" 2>&1; then
+            echo "    | -> with updated_at left out: $(tail -n 1 "$out.ignoring")"
+        else
+            echo "    | -> with updated_at left out still: $(tail -n 1 "$out.ignoring")"
+        fi
+    fi
+}
+
+echo "== compare.py on the freshly backfilled databases"
+compare_sides baseline
+
+# ---------------------------------------------------------------------------
+# the proxy
+# ---------------------------------------------------------------------------
+cat >"$TMP/users.txt" <<EOF
+"poc_user" "admin123"
+EOF
+
+# write_config NAME POLICY PRIMARY READS
+write_config() {
+    local f="$TMP/$1.conf" svc port db user pw tables
+    cat >"$f" <<EOF
+; written by tests/integration/dual/run.sh, group $1
+[pgtandem]
+listen = 127.0.0.1:$PROXY_PORT
+auth_file = users.txt
+auth_type = scram-sha-256
+log_level = info
+on_mirror_failure = $2
+cross_service_writes = reject
+
+[legacy]
+conninfo = $LEGACY_KV
+EOF
+    while read -r svc port db user pw tables; do
+        cat >>"$f" <<EOF
+
+[service $svc]
+conninfo = $(kv "$port" "$db" "$user" "$pw")
+tables = $tables
+writes = dual
+primary = $3
+reads = $4
+EOF
+    done <<EOF
+auth $AUTH_PORT auth_db auth_user auth_pass123 users, user_sessions, user_profiles
+product $PRODUCT_PORT product_db product_user product_pass123 categories, products, product_inventory, product_images, product_variants
+cart $CART_PORT cart_db cart_user cart_pass123 carts, cart_items, wishlists, wishlist_items
+promotion $PROMO_PORT promotion_db promotion_user promotion_pass123 promo_codes, promotion_campaigns, promo_usage, campaign_promo_codes, user_promo_eligibility, promo_analytics, promo_suggestions
+EOF
+}
+
+# start_proxy NAME: runs the proxy on $TMP/NAME.conf, log $TMP/proxy-NAME.log
+start_proxy() {
+    local log="$TMP/proxy-$1.log"
+    [[ -x $BUILD/pgtandem ]] || { fail "$1/proxy_start: $BUILD/pgtandem not found"; return 1; }
+    ASAN_OPTIONS=halt_on_error=1:abort_on_error=0:detect_leaks=1:print_stacktrace=1 \
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        "$BUILD/pgtandem" -c "$TMP/$1.conf" 2>"$log" &
+    PROXY_PID=$!
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$PROXY_PORT") 2>/dev/null && break
+        kill -0 "$PROXY_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if ! kill -0 "$PROXY_PID" 2>/dev/null || ! (exec 3<>"/dev/tcp/127.0.0.1/$PROXY_PORT") 2>/dev/null; then
+        fail "$1/proxy_start: not listening on $PROXY_PORT (config $TMP/$1.conf)"
+        tail -n 20 "$log" | indent
+        if kill -0 "$PROXY_PID" 2>/dev/null; then kill -KILL "$PROXY_PID" 2>/dev/null || true; fi
+        set +e; wait "$PROXY_PID" 2>/dev/null; set -e
+        PROXY_PID=
+        return 1
+    fi
+}
+
+# stop_proxy NAME: still alive, exits 0 on SIGTERM, no sanitizer reports in its log
+stop_proxy() {
+    local log="$TMP/proxy-$1.log" rc=
+    if kill -0 "$PROXY_PID" 2>/dev/null; then
+        kill -TERM "$PROXY_PID"
+        for _ in $(seq 100); do
+            kill -0 "$PROXY_PID" 2>/dev/null || { set +e; wait "$PROXY_PID"; rc=$?; set -e; break; }
+            sleep 0.1
+        done
+        if [[ -z $rc ]]; then
+            fail "$1/proxy_exit: still running 10 s after SIGTERM"
+            kill -KILL "$PROXY_PID" 2>/dev/null || true
+            set +e; wait "$PROXY_PID" 2>/dev/null; set -e
+        elif [[ $rc != 0 ]]; then
+            fail "$1/proxy_exit: exit status $rc after SIGTERM"
+        else
+            pass "$1/proxy_exit: alive after the checks, exit status 0 on SIGTERM"
+        fi
+    else
+        set +e; wait "$PROXY_PID"; rc=$?; set -e
+        fail "$1/proxy_exit: the proxy died during the checks (exit status $rc)"
+    fi
+    PROXY_PID=
+    if grep -n -E "AddressSanitizer|LeakSanitizer|runtime error:" "$log" >"$TMP/san.txt"; then
+        fail "$1/proxy_sanitizers: $(wc -l <"$TMP/san.txt") report line(s) in $log"
+        head -n 20 "$TMP/san.txt" | indent
+    else
+        pass "$1/proxy_sanitizers: no AddressSanitizer/LeakSanitizer/UBSan reports"
+    fi
+}
+
+# run_group NAME POLICY PRIMARY READS
+run_group() {
+    local name=$1 out="$TMP/out/$1.txt" rc line fails_before=$FAILED
+    [[ " $GROUPS_WANTED " == *" $name "* ]] || return 0
+    echo "== group $name: on_mirror_failure=$2, primary=$3, reads=$4"
+    write_config "$@"
+    if ! start_proxy "$name"; then
+        compare_sides "$name"
+        return 0
+    fi
+    local only=()
+    [[ -n ${PGTANDEM_TEST_ONLY:-} ]] && only=(--only "$PGTANDEM_TEST_ONLY")
+    set +e
+    timeout -k 5 200 "$PY" "$HERE/checks.py" "$name" --proxy-port "$PROXY_PORT" \
+        --legacy-port "$LEGACY_PORT" --service-ports "$SERVICE_PORTS" \
+        --proxy-log "$TMP/proxy-$name.log" --concurrency-seconds "$SECONDS_CONC" \
+        "${only[@]}" >"$out" 2>&1
+    rc=$?
+    set -e
+    while IFS= read -r line; do
+        case $line in
+            PASS\ *) pass "$name/${line#PASS }" ;;
+            FAIL\ *) fail "$name/${line#FAIL }" ;;
+            SKIP\ *) skip "$name/${line#SKIP }" ;;
+        esac
+    done <"$out"
+    if [[ $rc == 124 || $rc == 137 ]]; then
+        fail "$name/checks: timed out after 200 s"
+        tail -n 10 "$out" | indent
+    elif [[ $rc != 0 && $rc != 1 ]]; then
+        fail "$name/checks: checks.py exit status $rc"
+        grep -v -E '^(PASS|FAIL|SKIP) ' "$out" | tail -n 15 | indent
+    fi
+    stop_proxy "$name"
+    compare_sides "$name"
+    if [[ $FAILED -gt $fails_before ]]; then
+        echo "   -- last 25 lines of $TMP/proxy-$name.log"
+        tail -n 25 "$TMP/proxy-$name.log" | indent
+    fi
+}
+
+run_group dual fail legacy legacy
+run_group continue continue legacy legacy
+run_group reads_service fail legacy service
+run_group primary_service fail service service
+
+finish
