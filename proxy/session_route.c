@@ -28,556 +28,11 @@
 #include "proxy/row_images.h"
 #include "routing/rewrite.h"
 #include "proxy/session.h"
+#include "proxy/session_route_int.h"
 
-enum op_kind { OP_NONE = 0, OP_SINGLE, OP_ALL, OP_COMMIT, OP_DUAL };
 
 /* Messages at least this large may pass to the client before they are complete. */
 #define ROUTE_STREAM_THRESHOLD (64u * 1024u)
-
-static void pump(session *s);
-
-/* ---------------------------------------------------------------- backends */
-
-static backend **slot_of(session *s, int service)
-{
-    return service < 0 ? &s->legacy : &s->services[service];
-}
-
-static backend *side_backend(session *s, int service, route_side side)
-{
-    return *slot_of(s, side == ROUTE_LEGACY ? -1 : service);
-}
-
-/* True when the backend for `service` is connected, has the session's state
- * and nothing in flight. Otherwise starts whatever is missing; the session
- * resumes when the backend answers. */
-static bool ensure_backend(session *s, int service)
-{
-    backend **slot = slot_of(s, service);
-    if (!*slot) {
-        char err[256];
-        *slot = backend_start(s, &s->cfg->services[service].target, err, sizeof(err));
-        if (!*slot) {
-            session_close(s, "08006", err);
-            return false;
-        }
-        (*slot)->service = service;
-        log_info("session %llu: joining %s", (unsigned long long)s->id,
-                 s->cfg->services[service].name);
-        return false;
-    }
-    backend *b = *slot;
-    if (b->state != BACKEND_READY || b->n_pending)
-        return false;
-    if (!b->joined) {
-        b->joined = true;
-        /* the session's SETs and prepared statements, and an open
-         * transaction's BEGIN, SET LOCALs and savepoints, in one go */
-        pg_buf replay;
-        pg_buf_init(&replay);
-        pg_buf_put(&replay, s->session_log.data, s->session_log.len);
-        if (s->tx_status != PG_TX_IDLE)
-            pg_buf_put(&replay, s->tx_log.data, s->tx_log.len);
-        pg_buf_put_byte(&replay, 0);
-        bool sent = true;
-        if (!replay.failed && replay.len > 1)
-            sent = backend_send_query(b, (const char *)replay.data, REPLY_SWALLOW);
-        pg_buf_free(&replay);
-        if (!sent) {
-            session_close(s, "53200", "out of memory");
-            return false;
-        }
-        if (b->n_pending) {
-            if (!stream_flush(&b->s))
-                session_backend_failed(s, b, "08006", "lost connection while joining");
-            return false;
-        }
-    }
-    return true;
-}
-
-static bool flush_to(session *s, backend *b)
-{
-    if (!stream_flush(&b->s)) {
-        session_backend_failed(s, b, "08006", "lost connection");
-        return false;
-    }
-    return true;
-}
-
-static bool send_query(session *s, backend *b, const char *sql, reply_mode mode)
-{
-    if (!backend_send_query(b, sql, mode)) {
-        session_close(s, "53200", "too many requests in flight");
-        return false;
-    }
-    return true;
-}
-
-/* ------------------------------------------------------- replies to client */
-
-static void deliver_captured(session *s, backend *b, uint8_t tx_status)
-{
-    pg_buf_put(&s->client.out, b->captured.data, b->captured.len);
-    pg_buf_reset(&b->captured);
-    s->tx_status = tx_status;
-    pg_buf_ready_for_query(&s->client.out, tx_status);
-}
-
-static void reply_error(session *s, const char *sqlstate, const char *msg, uint8_t tx_status)
-{
-    pg_buf_error(&s->client.out, false, sqlstate, msg);
-    s->tx_status = tx_status;
-    pg_buf_ready_for_query(&s->client.out, tx_status);
-}
-
-static void reply_command(session *s, const char *tag, uint8_t tx_status)
-{
-    pg_buf_begin_msg(&s->client.out, PG_BE_COMMAND_COMPLETE);
-    pg_buf_put_cstring(&s->client.out, tag);
-    pg_buf_end_msg(&s->client.out);
-    s->tx_status = tx_status;
-    pg_buf_ready_for_query(&s->client.out, tx_status);
-}
-
-static void op_done(session *s)
-{
-    route_op *op = &s->op;
-    classify_result_free(op->cls);
-    pg_buf_free(&op->request);
-    pg_buf_free(&op->apply);
-    free(op->rewritten);
-    for (size_t i = 0; i < s->cfg->n_services; i++)
-        if (s->services[i])
-            pg_buf_reset(&s->services[i]->captured);
-    pg_buf_reset(&s->legacy->captured);
-    memset(op, 0, sizeof(*op));
-}
-
-/* ----------------------------------------------------------- session state */
-
-static void log_append(pg_buf *log, const char *sql)
-{
-    pg_buf_put(log, sql, strlen(sql));
-    pg_buf_put(log, ";\n", 2);
-}
-
-/* Remembers what a backend that joins later must replay. */
-static void track_session_state(session *s, const classify_stmt *st, const char *sql,
-                                uint8_t after)
-{
-    if (st->kind == CLASSIFY_TX_CONTROL) {
-        switch (st->tx) {
-        case CLASSIFY_TX_BEGIN:
-            pg_buf_reset(&s->tx_log);
-            pg_buf_reset(&s->tx_session_log);
-            log_append(&s->tx_log, sql);
-            break;
-        case CLASSIFY_TX_SAVEPOINT:
-        case CLASSIFY_TX_RELEASE:
-        case CLASSIFY_TX_ROLLBACK_TO:
-            log_append(&s->tx_log, sql);
-            break;
-        case CLASSIFY_TX_COMMIT:
-            pg_buf_put(&s->session_log, s->tx_session_log.data, s->tx_session_log.len);
-            /* fallthrough */
-        default:
-            pg_buf_reset(&s->tx_log);
-            pg_buf_reset(&s->tx_session_log);
-            break;
-        }
-        return;
-    }
-    if (st->kind != CLASSIFY_SESSION)
-        return;
-    if (st->set_local)
-        log_append(&s->tx_log, sql);
-    else if (after != PG_TX_IDLE)
-        log_append(&s->tx_session_log, sql); /* undone if the transaction rolls back */
-    else
-        log_append(&s->session_log, sql);
-}
-
-/* --------------------------------------------------------------- op steps */
-
-static size_t participants(session *s, backend **out)
-{
-    size_t n = 0;
-    out[n++] = s->legacy;
-    for (size_t i = 0; i < s->cfg->n_services; i++)
-        if (s->services[i])
-            out[n++] = s->services[i];
-    return n;
-}
-
-static bool all_idle(session *s)
-{
-    backend *list[CONFIG_MAX_SERVICES + 1];
-    size_t n = participants(s, list);
-    for (size_t i = 0; i < n; i++)
-        if (!backend_idle(list[i]))
-            return false;
-    return true;
-}
-
-static const char *stmt_tables(const classify_stmt *st, char *buf, size_t len)
-{
-    buf[0] = '\0';
-    size_t used = 0;
-    for (size_t i = 0; i < st->n_writes && used + 1 < len; i++)
-        used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? "," : "",
-                                 st->writes[i].name);
-    return buf;
-}
-
-static bool same_outcome(const backend_outcome *a, const backend_outcome *b)
-{
-    if (a->error || b->error)
-        return a->error == b->error && strcmp(a->sqlstate, b->sqlstate) == 0;
-    return strcmp(a->tag, b->tag) == 0;
-}
-
-static void step_single(session *s)
-{
-    route_op *op = &s->op;
-    if (op->step == 0) {
-        if (!ensure_backend(s, op->first->service))
-            return;
-        if (!backend_send_raw(op->first, op->request.data, op->request.len, REPLY_FORWARD)) {
-            session_close(s, "53200", "too many requests in flight");
-            return;
-        }
-        op->step = 1;
-        flush_to(s, op->first);
-        return;
-    }
-    if (backend_idle(op->first))
-        op_done(s);
-}
-
-static void step_all(session *s)
-{
-    route_op *op = &s->op;
-    backend *list[CONFIG_MAX_SERVICES + 1];
-    size_t n = participants(s, list);
-    if (op->step == 0) {
-        for (size_t i = 0; i < n; i++)
-            if (!ensure_backend(s, list[i]->service))
-                return;
-        for (size_t i = 0; i < n; i++) {
-            if (!backend_send_raw(list[i], op->request.data, op->request.len, REPLY_CAPTURE)) {
-                session_close(s, "53200", "too many requests in flight");
-                return;
-            }
-            if (!flush_to(s, list[i]))
-                return;
-        }
-        op->step = 1;
-        return;
-    }
-    if (!all_idle(s))
-        return;
-    const classify_stmt *st = &op->cls->stmts[0];
-    for (size_t i = 1; i < n; i++)
-        if (!same_outcome(&s->legacy->capture_outcome, &list[i]->capture_outcome))
-            divergence_record(s, list[i]->service, "session command differs", st->fingerprint,
-                              "", &s->legacy->capture_outcome, &list[i]->capture_outcome);
-    const char *sql = (const char *)op->request.data + 5;
-    if (!s->legacy->capture_outcome.error)
-        track_session_state(s, st, sql, s->legacy->capture_outcome.tx_status);
-    deliver_captured(s, s->legacy, s->legacy->capture_outcome.tx_status);
-    op_done(s);
-}
-
-/* COMMIT with several backends: services whose primary is legacy commit
- * first, then legacy, then services whose primary is the service: every
- * secondary commits before its primary. */
-static int commit_group(session *s, const backend *b)
-{
-    if (b->service < 0)
-        return 1;
-    return s->cfg->services[b->service].primary == ROUTE_LEGACY ? 0 : 2;
-}
-
-static void rollback_everywhere(session *s)
-{
-    backend *list[CONFIG_MAX_SERVICES + 1];
-    size_t n = participants(s, list);
-    for (size_t i = 0; i < n; i++)
-        if (list[i]->state == BACKEND_READY && send_query(s, list[i], "ROLLBACK", REPLY_SWALLOW))
-            flush_to(s, list[i]);
-}
-
-static void step_commit(session *s)
-{
-    route_op *op = &s->op;
-    backend *list[CONFIG_MAX_SERVICES + 1];
-    size_t n = participants(s, list);
-    if (!all_idle(s))
-        return;
-    if (op->step == 0) {
-        if (s->tx_poisoned || s->legacy->tx_status == PG_TX_FAILED) {
-            rollback_everywhere(s);
-            op->step = 10;
-            return;
-        }
-        op->phase = -1;
-        op->step = 1;
-    }
-    if (op->step == 10) {
-        s->tx_poisoned = false;
-        pg_buf_reset(&s->tx_log);
-        pg_buf_reset(&s->tx_session_log);
-        reply_command(s, "ROLLBACK", PG_TX_IDLE);
-        op_done(s);
-        return;
-    }
-    /* check the group that just committed */
-    if (op->phase >= 0) {
-        for (size_t i = 0; i < n; i++) {
-            if (commit_group(s, list[i]) != op->phase)
-                continue;
-            const backend_outcome *o = &list[i]->capture_outcome;
-            if (list[i] == s->legacy)
-                continue;
-            if (o->error || strcmp(o->tag, "COMMIT") != 0) {
-                divergence_record(s, list[i]->service, "secondary commit failed",
-                                  op->cls->stmts[0].fingerprint, "", NULL, o);
-                if (s->cfg->on_mirror_failure == MIRROR_FAIL && op->phase == 0) {
-                    rollback_everywhere(s);
-                    op->failed = true;
-                }
-            }
-        }
-        if (op->failed) {
-            op->step = 11;
-            return;
-        }
-    }
-    if (op->step == 11) {
-        pg_buf_reset(&s->tx_log);
-        pg_buf_reset(&s->tx_session_log);
-        reply_error(s, "40000",
-                    "pgtandem: a service database could not commit; the transaction was rolled "
-                    "back on both sides",
-                    PG_TX_IDLE);
-        op_done(s);
-        return;
-    }
-    while (++op->phase <= 2) {
-        bool sent = false;
-        for (size_t i = 0; i < n; i++) {
-            if (commit_group(s, list[i]) != op->phase)
-                continue;
-            if (!backend_send_raw(list[i], op->request.data, op->request.len, REPLY_CAPTURE))
-                return;
-            flush_to(s, list[i]);
-            sent = true;
-        }
-        if (sent)
-            return;
-    }
-    /* all committed: the client sees legacy's answer */
-    track_session_state(s, &op->cls->stmts[0], (const char *)op->request.data + 5, PG_TX_IDLE);
-    deliver_captured(s, s->legacy, s->legacy->capture_outcome.tx_status);
-    op_done(s);
-}
-
-static void mirror_failed(session *s, bool wrapped)
-{
-    route_op *op = &s->op;
-    if (wrapped) {
-        if (send_query(s, op->first, "ROLLBACK", REPLY_SWALLOW))
-            flush_to(s, op->first);
-        if (send_query(s, op->second, "ROLLBACK", REPLY_SWALLOW))
-            flush_to(s, op->second);
-    } else {
-        rollback_everywhere(s);
-        s->tx_poisoned = true;
-    }
-    op->step = 8;
-}
-
-/* Replaces the primary's captured replies with what the client asked for,
- * and prepares the batch that applies the same rows on the secondary. */
-static bool take_row_images(session *s)
-{
-    route_op *op = &s->op;
-    pg_buf client;
-    char err[160];
-    size_t rows = 0;
-    pg_buf_init(&client);
-    pg_buf_init(&op->apply);
-    bool ok = row_images_build(op->table, op->cls->stmts[0].dml, op->first->captured.data,
-                               op->first->captured.len, &client, &op->apply, &rows, err,
-                               sizeof(err));
-    if (!ok) {
-        pg_buf_free(&client);
-        session_close(s, "XX000", err);
-        return false;
-    }
-    pg_buf_free(&op->first->captured);
-    op->first->captured = client;
-    op->primary_rows = rows;
-    return true;
-}
-
-static void step_dual(session *s)
-{
-    route_op *op = &s->op;
-    const classify_stmt *st = &op->cls->stmts[0];
-    const service_config *svc = &s->cfg->services[op->dec.service];
-    char tables[256];
-    switch (op->step) {
-    case 0:
-        if (!ensure_backend(s, -1) || !ensure_backend(s, op->dec.service))
-            return;
-        op->wrapped = s->tx_status == PG_TX_IDLE;
-        if (op->wrapped && !send_query(s, op->first, "BEGIN", REPLY_SWALLOW))
-            return;
-        if (op->images ? !send_query(s, op->first, op->rewritten, REPLY_CAPTURE)
-                       : !backend_send_raw(op->first, op->request.data, op->request.len,
-                                           REPLY_CAPTURE))
-            return;
-        op->step = 1;
-        flush_to(s, op->first);
-        return;
-    case 1: {
-        if (!backend_idle(op->first))
-            return;
-        if (op->first->capture_outcome.error) {
-            /* the primary refused: the secondary never sees it */
-            if (op->wrapped) {
-                if (send_query(s, op->first, "ROLLBACK", REPLY_SWALLOW))
-                    flush_to(s, op->first);
-                op->step = 9;
-                return;
-            }
-            deliver_captured(s, op->first, op->first->capture_outcome.tx_status);
-            op_done(s);
-            return;
-        }
-        if (op->images && !take_row_images(s))
-            return;
-        if (op->images && op->apply.len == 0) {
-            /* no row changed: nothing to mirror */
-            if (!op->wrapped) {
-                deliver_captured(s, op->first, op->first->capture_outcome.tx_status);
-                op_done(s);
-                return;
-            }
-            if (!send_query(s, op->first, "COMMIT", REPLY_SWALLOW))
-                return;
-            op->step = 4;
-            flush_to(s, op->first);
-            return;
-        }
-        const char *pre = op->wrapped ? "BEGIN; SET LOCAL pgtandem.mirror = on"
-                                      : "SET LOCAL pgtandem.mirror = on";
-        const pg_buf *req = op->images ? &op->apply : &op->request;
-        if (!send_query(s, op->second, pre, REPLY_SWALLOW) ||
-            !backend_send_raw(op->second, req->data, req->len, REPLY_CAPTURE) ||
-            !send_query(s, op->second, "SET LOCAL pgtandem.mirror = off", REPLY_SWALLOW))
-            return;
-        op->step = 2;
-        flush_to(s, op->second);
-        return;
-    }
-    case 2: {
-        if (!backend_idle(op->second))
-            return;
-        const backend_outcome *p = &op->first->capture_outcome, *q = &op->second->capture_outcome;
-        bool match = op->images ? !q->error && q->rows == op->primary_rows : same_outcome(p, q);
-        if (!match) {
-            divergence_record(s, op->dec.service, "outcome differs", st->fingerprint,
-                              stmt_tables(st, tables, sizeof(tables)), p, q);
-            if (s->cfg->on_mirror_failure == MIRROR_FAIL) {
-                if (q->error)
-                    snprintf(op->error_state, sizeof(op->error_state), "%s", q->sqlstate);
-                else
-                    snprintf(op->error_state, sizeof(op->error_state), "XX000");
-                char qdesc[96];
-                if (op->images && !q->error)
-                    snprintf(qdesc, sizeof(qdesc), "%llu of %llu rows applied",
-                             (unsigned long long)q->rows, (unsigned long long)op->primary_rows);
-                snprintf(op->error_text, sizeof(op->error_text),
-                         "pgtandem: the write to %s could not be mirrored to the %s side of "
-                         "service %s (%s); it was rolled back on both databases",
-                         stmt_tables(st, tables, sizeof(tables)),
-                         op->second->service < 0 ? "legacy" : "service", svc->name,
-                         q->error ? q->message : op->images ? qdesc : q->tag);
-                mirror_failed(s, op->wrapped);
-                return;
-            }
-        }
-        if (!op->wrapped) {
-            deliver_captured(s, op->first, op->first->capture_outcome.tx_status);
-            op_done(s);
-            return;
-        }
-        if (!send_query(s, op->second, "COMMIT", REPLY_SWALLOW))
-            return;
-        op->step = 3;
-        flush_to(s, op->second);
-        return;
-    }
-    case 3: {
-        if (!backend_idle(op->second))
-            return;
-        const backend_outcome *q = &op->second->last;
-        if (q->error || strcmp(q->tag, "COMMIT") != 0) {
-            divergence_record(s, op->dec.service, "secondary commit failed", st->fingerprint,
-                              stmt_tables(st, tables, sizeof(tables)), NULL, q);
-            if (s->cfg->on_mirror_failure == MIRROR_FAIL) {
-                snprintf(op->error_state, sizeof(op->error_state), "%s",
-                         q->error ? q->sqlstate : "40000");
-                snprintf(op->error_text, sizeof(op->error_text),
-                         "pgtandem: the %s database of service %s could not commit the write; "
-                         "it was rolled back on both databases",
-                         op->second->service < 0 ? "legacy" : "service", svc->name);
-                if (send_query(s, op->first, "ROLLBACK", REPLY_SWALLOW))
-                    flush_to(s, op->first);
-                op->step = 8;
-                return;
-            }
-        }
-        if (!send_query(s, op->first, "COMMIT", REPLY_SWALLOW))
-            return;
-        op->step = 4;
-        flush_to(s, op->first);
-        return;
-    }
-    case 4: {
-        if (!backend_idle(op->first))
-            return;
-        const backend_outcome *p = &op->first->last;
-        if (p->error) {
-            /* the window two-phase commit closes: the secondary has it, the primary not */
-            divergence_record(s, op->dec.service, "primary commit failed after the secondary's",
-                              st->fingerprint, stmt_tables(st, tables, sizeof(tables)), p, NULL);
-            pg_buf_reset(&op->first->captured);
-            reply_error(s, p->sqlstate, p->message, PG_TX_IDLE);
-        } else {
-            deliver_captured(s, op->first, PG_TX_IDLE);
-        }
-        op_done(s);
-        return;
-    }
-    case 8:
-        if (!all_idle(s))
-            return;
-        reply_error(s, op->error_state, op->error_text,
-                    op->wrapped ? PG_TX_IDLE : PG_TX_FAILED);
-        op_done(s);
-        return;
-    case 9:
-        if (!backend_idle(op->first))
-            return;
-        deliver_captured(s, op->first, PG_TX_IDLE);
-        op_done(s);
-        return;
-    }
-}
 
 /* --------------------------------------------------------- taking requests */
 
@@ -586,7 +41,7 @@ static void reject(session *s, const char *sqlstate, const char *msg)
     bool in_tx = s->tx_status != PG_TX_IDLE;
     if (in_tx) /* like a server error, it aborts the client's transaction */
         s->tx_poisoned = true;
-    reply_error(s, sqlstate, msg, in_tx ? PG_TX_FAILED : PG_TX_IDLE);
+    rs_reply_error(s, sqlstate, msg, in_tx ? PG_TX_FAILED : PG_TX_IDLE);
 }
 
 /* In a transaction pgtandem aborted, only the end of it is accepted. */
@@ -597,7 +52,7 @@ static bool poisoned_request(session *s, const classify_stmt *st)
         s->op.kind = OP_COMMIT; /* rolls back everywhere, answers ROLLBACK */
         return false;
     }
-    reply_error(s, "25P02",
+    rs_reply_error(s, "25P02",
                 "current transaction is aborted, commands ignored until end of transaction block",
                 PG_TX_FAILED);
     return true;
@@ -683,7 +138,7 @@ static void start_query(session *s, const uint8_t *msg, size_t len)
     const classify_stmt *st = &op->cls->stmts[0];
     if (s->tx_poisoned) {
         if (poisoned_request(s, st))
-            op_done(s);
+            rs_op_done(s);
         return;
     }
     route_decide(s->cfg->routes, st, &op->dec);
@@ -694,7 +149,7 @@ static void start_query(session *s, const uint8_t *msg, size_t len)
             reject(s, "0A000",
                    "pgtandem: a query string with several statements that touch migrated "
                    "tables is not supported yet; send the statements one at a time");
-            op_done(s);
+            rs_op_done(s);
             return;
         }
     }
@@ -705,17 +160,17 @@ static void start_query(session *s, const uint8_t *msg, size_t len)
         break;
     case ROUTE_RUN_SERVICE:
         op->kind = OP_SINGLE;
-        op->first = side_backend(s, op->dec.service, ROUTE_SERVICE);
-        if (!op->first && !ensure_backend(s, op->dec.service) && s->state == SESSION_CLOSED)
+        op->first = rs_side_backend(s, op->dec.service, ROUTE_SERVICE);
+        if (!op->first && !rs_ensure_backend(s, op->dec.service) && s->state == SESSION_CLOSED)
             return;
-        op->first = side_backend(s, op->dec.service, ROUTE_SERVICE);
+        op->first = rs_side_backend(s, op->dec.service, ROUTE_SERVICE);
         break;
     case ROUTE_RUN_PRIMARY:
         op->kind = OP_SINGLE;
         if (op->dec.primary == ROUTE_SERVICE && !s->services[op->dec.service] &&
-            !ensure_backend(s, op->dec.service) && s->state == SESSION_CLOSED)
+            !rs_ensure_backend(s, op->dec.service) && s->state == SESSION_CLOSED)
             return;
-        op->first = side_backend(s, op->dec.service, op->dec.primary);
+        op->first = rs_side_backend(s, op->dec.service, op->dec.primary);
         break;
     case ROUTE_RUN_EVERYWHERE:
         op->kind = st->kind == CLASSIFY_TX_CONTROL && st->tx == CLASSIFY_TX_COMMIT &&
@@ -725,20 +180,20 @@ static void start_query(session *s, const uint8_t *msg, size_t len)
         break;
     case ROUTE_RUN_DUAL:
         if ((op->dec.row_images || generates_values(s, st)) && !plan_row_images(s, st)) {
-            op_done(s);
+            rs_op_done(s);
             return;
         }
-        if (!s->services[op->dec.service] && !ensure_backend(s, op->dec.service) &&
+        if (!s->services[op->dec.service] && !rs_ensure_backend(s, op->dec.service) &&
             s->state == SESSION_CLOSED)
             return;
         op->kind = OP_DUAL;
-        op->first = side_backend(s, op->dec.service, op->dec.primary);
-        op->second = side_backend(s, op->dec.service,
+        op->first = rs_side_backend(s, op->dec.service, op->dec.primary);
+        op->second = rs_side_backend(s, op->dec.service,
                                   op->dec.primary == ROUTE_LEGACY ? ROUTE_SERVICE : ROUTE_LEGACY);
         break;
     case ROUTE_REJECT:
         reject(s, op->dec.sqlstate, op->dec.message);
-        op_done(s);
+        rs_op_done(s);
         return;
     }
 }
@@ -838,7 +293,7 @@ static void take_request(session *s)
             pg_buf_put(&s->legacy->s.out, in->data, whole);
             pg_buf_consume(in, whole);
             pos = 0;
-            flush_to(s, s->legacy);
+            rs_flush_to(s, s->legacy);
             continue;
         }
         batch = true;
@@ -876,7 +331,7 @@ static void take_request(session *s)
             } else {
                 /* replies to a Flush come without a ReadyForQuery */
                 pg_buf_put(&s->legacy->s.out, in->data, pos);
-                flush_to(s, s->legacy);
+                rs_flush_to(s, s->legacy);
             }
             pg_buf_consume(in, pos);
             return;
@@ -885,17 +340,17 @@ static void take_request(session *s)
 }
 
 /* Runs the current request as far as it can go, then takes the next. */
-static void pump(session *s)
+void rs_pump(session *s)
 {
     for (;;) {
         if (s->state != SESSION_READY)
             return;
         route_op *op = &s->op;
         switch (op->kind) {
-        case OP_SINGLE: step_single(s); break;
-        case OP_ALL: step_all(s); break;
-        case OP_COMMIT: step_commit(s); break;
-        case OP_DUAL: step_dual(s); break;
+        case OP_SINGLE: rs_step_single(s); break;
+        case OP_ALL: rs_step_all(s); break;
+        case OP_COMMIT: rs_step_commit(s); break;
+        case OP_DUAL: rs_step_dual(s); break;
         default: break;
         }
         if (s->state != SESSION_READY)
@@ -946,13 +401,13 @@ void session_route_client_input(session *s)
         if (pos) {
             pg_buf_put(&op->first->s.out, in->data, pos);
             pg_buf_consume(in, pos);
-            if (!flush_to(s, op->first))
+            if (!rs_flush_to(s, op->first))
                 return;
             if (stream_pending(&op->first->s) > STREAM_HIGH_WATER)
                 stream_pause_read(&s->client);
         }
     }
-    pump(s);
+    rs_pump(s);
 }
 
 /* ------------------------------------------------------- backend replies */
@@ -1072,7 +527,7 @@ void session_route_backend_input(session *s, backend *b)
         return;
     }
     if (done_any)
-        pump(s);
+        rs_pump(s);
     else if (!stream_flush(&s->client))
         session_close(s, NULL, "client connection lost");
     else if (stream_pending(&s->client) > STREAM_HIGH_WATER)
@@ -1083,5 +538,5 @@ void session_route_backend_ready(session *s, backend *b)
 {
     /* a service backend finished logging in: drop its greeting, carry on */
     pg_buf_free(&b->params);
-    pump(s);
+    rs_pump(s);
 }

@@ -1,0 +1,176 @@
+/* Routed sessions: backends joining on demand, replies assembled for the
+ * client, and the session state a joining backend must replay. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol/pg_codes.h"
+#include "proxy/backend.h"
+#include "proxy/catalog.h"
+#include "proxy/divergence.h"
+#include "proxy/log.h"
+#include "proxy/row_images.h"
+#include "proxy/session.h"
+#include "proxy/session_route_int.h"
+
+/* ---------------------------------------------------------------- backends */
+
+backend **rs_slot_of(session *s, int service)
+{
+    return service < 0 ? &s->legacy : &s->services[service];
+}
+
+backend *rs_side_backend(session *s, int service, route_side side)
+{
+    return *rs_slot_of(s, side == ROUTE_LEGACY ? -1 : service);
+}
+
+/* True when the backend for `service` is connected, has the session's state
+ * and nothing in flight. Otherwise starts whatever is missing; the session
+ * resumes when the backend answers. */
+bool rs_ensure_backend(session *s, int service)
+{
+    backend **slot = rs_slot_of(s, service);
+    if (!*slot) {
+        char err[256];
+        *slot = backend_start(s, &s->cfg->services[service].target, err, sizeof(err));
+        if (!*slot) {
+            session_close(s, "08006", err);
+            return false;
+        }
+        (*slot)->service = service;
+        log_info("session %llu: joining %s", (unsigned long long)s->id,
+                 s->cfg->services[service].name);
+        return false;
+    }
+    backend *b = *slot;
+    if (b->state != BACKEND_READY || b->n_pending)
+        return false;
+    if (!b->joined) {
+        b->joined = true;
+        /* the session's SETs and prepared statements, and an open
+         * transaction's BEGIN, SET LOCALs and savepoints, in one go */
+        pg_buf replay;
+        pg_buf_init(&replay);
+        pg_buf_put(&replay, s->session_log.data, s->session_log.len);
+        if (s->tx_status != PG_TX_IDLE)
+            pg_buf_put(&replay, s->tx_log.data, s->tx_log.len);
+        pg_buf_put_byte(&replay, 0);
+        bool sent = true;
+        if (!replay.failed && replay.len > 1)
+            sent = backend_send_query(b, (const char *)replay.data, REPLY_SWALLOW);
+        pg_buf_free(&replay);
+        if (!sent) {
+            session_close(s, "53200", "out of memory");
+            return false;
+        }
+        if (b->n_pending) {
+            if (!stream_flush(&b->s))
+                session_backend_failed(s, b, "08006", "lost connection while joining");
+            return false;
+        }
+    }
+    return true;
+}
+
+bool rs_flush_to(session *s, backend *b)
+{
+    if (!stream_flush(&b->s)) {
+        session_backend_failed(s, b, "08006", "lost connection");
+        return false;
+    }
+    return true;
+}
+
+bool rs_send_query(session *s, backend *b, const char *sql, reply_mode mode)
+{
+    if (!backend_send_query(b, sql, mode)) {
+        session_close(s, "53200", "too many requests in flight");
+        return false;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------- replies to client */
+
+void rs_deliver_captured(session *s, backend *b, uint8_t tx_status)
+{
+    pg_buf_put(&s->client.out, b->captured.data, b->captured.len);
+    pg_buf_reset(&b->captured);
+    s->tx_status = tx_status;
+    pg_buf_ready_for_query(&s->client.out, tx_status);
+}
+
+void rs_reply_error(session *s, const char *sqlstate, const char *msg, uint8_t tx_status)
+{
+    pg_buf_error(&s->client.out, false, sqlstate, msg);
+    s->tx_status = tx_status;
+    pg_buf_ready_for_query(&s->client.out, tx_status);
+}
+
+void rs_reply_command(session *s, const char *tag, uint8_t tx_status)
+{
+    pg_buf_begin_msg(&s->client.out, PG_BE_COMMAND_COMPLETE);
+    pg_buf_put_cstring(&s->client.out, tag);
+    pg_buf_end_msg(&s->client.out);
+    s->tx_status = tx_status;
+    pg_buf_ready_for_query(&s->client.out, tx_status);
+}
+
+void rs_op_done(session *s)
+{
+    route_op *op = &s->op;
+    classify_result_free(op->cls);
+    pg_buf_free(&op->request);
+    pg_buf_free(&op->apply);
+    free(op->rewritten);
+    for (size_t i = 0; i < s->cfg->n_services; i++)
+        if (s->services[i])
+            pg_buf_reset(&s->services[i]->captured);
+    pg_buf_reset(&s->legacy->captured);
+    memset(op, 0, sizeof(*op));
+}
+
+/* ----------------------------------------------------------- session state */
+
+static void log_append(pg_buf *log, const char *sql)
+{
+    pg_buf_put(log, sql, strlen(sql));
+    pg_buf_put(log, ";\n", 2);
+}
+
+/* Remembers what a backend that joins later must replay. */
+void rs_track_session_state(session *s, const classify_stmt *st, const char *sql,
+                                uint8_t after)
+{
+    if (st->kind == CLASSIFY_TX_CONTROL) {
+        switch (st->tx) {
+        case CLASSIFY_TX_BEGIN:
+            pg_buf_reset(&s->tx_log);
+            pg_buf_reset(&s->tx_session_log);
+            log_append(&s->tx_log, sql);
+            break;
+        case CLASSIFY_TX_SAVEPOINT:
+        case CLASSIFY_TX_RELEASE:
+        case CLASSIFY_TX_ROLLBACK_TO:
+            log_append(&s->tx_log, sql);
+            break;
+        case CLASSIFY_TX_COMMIT:
+            pg_buf_put(&s->session_log, s->tx_session_log.data, s->tx_session_log.len);
+            /* fallthrough */
+        default:
+            pg_buf_reset(&s->tx_log);
+            pg_buf_reset(&s->tx_session_log);
+            break;
+        }
+        return;
+    }
+    if (st->kind != CLASSIFY_SESSION)
+        return;
+    if (st->set_local)
+        log_append(&s->tx_log, sql);
+    else if (after != PG_TX_IDLE)
+        log_append(&s->tx_session_log, sql); /* undone if the transaction rolls back */
+    else
+        log_append(&s->session_log, sql);
+}

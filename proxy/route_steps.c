@@ -1,0 +1,396 @@
+/* Routed sessions: running one request on one backend, on every backend,
+ * as a COMMIT in order, or as a lock-step mirrored write. The lock-step
+ * argument is at the top of session_route.c. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol/pg_codes.h"
+#include "proxy/backend.h"
+#include "proxy/catalog.h"
+#include "proxy/divergence.h"
+#include "proxy/log.h"
+#include "proxy/row_images.h"
+#include "proxy/session.h"
+#include "proxy/session_route_int.h"
+
+/* --------------------------------------------------------------- op steps */
+
+static size_t participants(session *s, backend **out)
+{
+    size_t n = 0;
+    out[n++] = s->legacy;
+    for (size_t i = 0; i < s->cfg->n_services; i++)
+        if (s->services[i])
+            out[n++] = s->services[i];
+    return n;
+}
+
+static bool all_idle(session *s)
+{
+    backend *list[CONFIG_MAX_SERVICES + 1];
+    size_t n = participants(s, list);
+    for (size_t i = 0; i < n; i++)
+        if (!backend_idle(list[i]))
+            return false;
+    return true;
+}
+
+static const char *stmt_tables(const classify_stmt *st, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    size_t used = 0;
+    for (size_t i = 0; i < st->n_writes && used + 1 < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? "," : "",
+                                 st->writes[i].name);
+    return buf;
+}
+
+static bool same_outcome(const backend_outcome *a, const backend_outcome *b)
+{
+    if (a->error || b->error)
+        return a->error == b->error && strcmp(a->sqlstate, b->sqlstate) == 0;
+    return strcmp(a->tag, b->tag) == 0;
+}
+
+void rs_step_single(session *s)
+{
+    route_op *op = &s->op;
+    if (op->step == 0) {
+        if (!rs_ensure_backend(s, op->first->service))
+            return;
+        if (!backend_send_raw(op->first, op->request.data, op->request.len, REPLY_FORWARD)) {
+            session_close(s, "53200", "too many requests in flight");
+            return;
+        }
+        op->step = 1;
+        rs_flush_to(s, op->first);
+        return;
+    }
+    if (backend_idle(op->first))
+        rs_op_done(s);
+}
+
+void rs_step_all(session *s)
+{
+    route_op *op = &s->op;
+    backend *list[CONFIG_MAX_SERVICES + 1];
+    size_t n = participants(s, list);
+    if (op->step == 0) {
+        for (size_t i = 0; i < n; i++)
+            if (!rs_ensure_backend(s, list[i]->service))
+                return;
+        for (size_t i = 0; i < n; i++) {
+            if (!backend_send_raw(list[i], op->request.data, op->request.len, REPLY_CAPTURE)) {
+                session_close(s, "53200", "too many requests in flight");
+                return;
+            }
+            if (!rs_flush_to(s, list[i]))
+                return;
+        }
+        op->step = 1;
+        return;
+    }
+    if (!all_idle(s))
+        return;
+    const classify_stmt *st = &op->cls->stmts[0];
+    for (size_t i = 1; i < n; i++)
+        if (!same_outcome(&s->legacy->capture_outcome, &list[i]->capture_outcome))
+            divergence_record(s, list[i]->service, "session command differs", st->fingerprint,
+                              "", &s->legacy->capture_outcome, &list[i]->capture_outcome);
+    const char *sql = (const char *)op->request.data + 5;
+    if (!s->legacy->capture_outcome.error)
+        rs_track_session_state(s, st, sql, s->legacy->capture_outcome.tx_status);
+    rs_deliver_captured(s, s->legacy, s->legacy->capture_outcome.tx_status);
+    rs_op_done(s);
+}
+
+/* COMMIT with several backends: services whose primary is legacy commit
+ * first, then legacy, then services whose primary is the service: every
+ * secondary commits before its primary. */
+static int commit_group(session *s, const backend *b)
+{
+    if (b->service < 0)
+        return 1;
+    return s->cfg->services[b->service].primary == ROUTE_LEGACY ? 0 : 2;
+}
+
+static void rollback_everywhere(session *s)
+{
+    backend *list[CONFIG_MAX_SERVICES + 1];
+    size_t n = participants(s, list);
+    for (size_t i = 0; i < n; i++)
+        if (list[i]->state == BACKEND_READY && rs_send_query(s, list[i], "ROLLBACK", REPLY_SWALLOW))
+            rs_flush_to(s, list[i]);
+}
+
+void rs_step_commit(session *s)
+{
+    route_op *op = &s->op;
+    backend *list[CONFIG_MAX_SERVICES + 1];
+    size_t n = participants(s, list);
+    if (!all_idle(s))
+        return;
+    if (op->step == 0) {
+        if (s->tx_poisoned || s->legacy->tx_status == PG_TX_FAILED) {
+            rollback_everywhere(s);
+            op->step = 10;
+            return;
+        }
+        op->phase = -1;
+        op->step = 1;
+    }
+    if (op->step == 10) {
+        s->tx_poisoned = false;
+        pg_buf_reset(&s->tx_log);
+        pg_buf_reset(&s->tx_session_log);
+        rs_reply_command(s, "ROLLBACK", PG_TX_IDLE);
+        rs_op_done(s);
+        return;
+    }
+    /* check the group that just committed */
+    if (op->phase >= 0) {
+        for (size_t i = 0; i < n; i++) {
+            if (commit_group(s, list[i]) != op->phase)
+                continue;
+            const backend_outcome *o = &list[i]->capture_outcome;
+            if (list[i] == s->legacy)
+                continue;
+            if (o->error || strcmp(o->tag, "COMMIT") != 0) {
+                divergence_record(s, list[i]->service, "secondary commit failed",
+                                  op->cls->stmts[0].fingerprint, "", NULL, o);
+                if (s->cfg->on_mirror_failure == MIRROR_FAIL && op->phase == 0) {
+                    rollback_everywhere(s);
+                    op->failed = true;
+                }
+            }
+        }
+        if (op->failed) {
+            op->step = 11;
+            return;
+        }
+    }
+    if (op->step == 11) {
+        pg_buf_reset(&s->tx_log);
+        pg_buf_reset(&s->tx_session_log);
+        rs_reply_error(s, "40000",
+                    "pgtandem: a service database could not commit; the transaction was rolled "
+                    "back on both sides",
+                    PG_TX_IDLE);
+        rs_op_done(s);
+        return;
+    }
+    while (++op->phase <= 2) {
+        bool sent = false;
+        for (size_t i = 0; i < n; i++) {
+            if (commit_group(s, list[i]) != op->phase)
+                continue;
+            if (!backend_send_raw(list[i], op->request.data, op->request.len, REPLY_CAPTURE))
+                return;
+            rs_flush_to(s, list[i]);
+            sent = true;
+        }
+        if (sent)
+            return;
+    }
+    /* all committed: the client sees legacy's answer */
+    rs_track_session_state(s, &op->cls->stmts[0], (const char *)op->request.data + 5, PG_TX_IDLE);
+    rs_deliver_captured(s, s->legacy, s->legacy->capture_outcome.tx_status);
+    rs_op_done(s);
+}
+
+static void mirror_failed(session *s, bool wrapped)
+{
+    route_op *op = &s->op;
+    if (wrapped) {
+        if (rs_send_query(s, op->first, "ROLLBACK", REPLY_SWALLOW))
+            rs_flush_to(s, op->first);
+        if (rs_send_query(s, op->second, "ROLLBACK", REPLY_SWALLOW))
+            rs_flush_to(s, op->second);
+    } else {
+        rollback_everywhere(s);
+        s->tx_poisoned = true;
+    }
+    op->step = 8;
+}
+
+/* Replaces the primary's captured replies with what the client asked for,
+ * and prepares the batch that applies the same rows on the secondary. */
+static bool take_row_images(session *s)
+{
+    route_op *op = &s->op;
+    pg_buf client;
+    char err[160];
+    size_t rows = 0;
+    pg_buf_init(&client);
+    pg_buf_init(&op->apply);
+    bool ok = row_images_build(op->table, op->cls->stmts[0].dml, op->first->captured.data,
+                               op->first->captured.len, &client, &op->apply, &rows, err,
+                               sizeof(err));
+    if (!ok) {
+        pg_buf_free(&client);
+        session_close(s, "XX000", err);
+        return false;
+    }
+    pg_buf_free(&op->first->captured);
+    op->first->captured = client;
+    op->primary_rows = rows;
+    return true;
+}
+
+void rs_step_dual(session *s)
+{
+    route_op *op = &s->op;
+    const classify_stmt *st = &op->cls->stmts[0];
+    const service_config *svc = &s->cfg->services[op->dec.service];
+    char tables[256];
+    switch (op->step) {
+    case 0:
+        if (!rs_ensure_backend(s, -1) || !rs_ensure_backend(s, op->dec.service))
+            return;
+        op->wrapped = s->tx_status == PG_TX_IDLE;
+        if (op->wrapped && !rs_send_query(s, op->first, "BEGIN", REPLY_SWALLOW))
+            return;
+        if (op->images ? !rs_send_query(s, op->first, op->rewritten, REPLY_CAPTURE)
+                       : !backend_send_raw(op->first, op->request.data, op->request.len,
+                                           REPLY_CAPTURE))
+            return;
+        op->step = 1;
+        rs_flush_to(s, op->first);
+        return;
+    case 1: {
+        if (!backend_idle(op->first))
+            return;
+        if (op->first->capture_outcome.error) {
+            /* the primary refused: the secondary never sees it */
+            if (op->wrapped) {
+                if (rs_send_query(s, op->first, "ROLLBACK", REPLY_SWALLOW))
+                    rs_flush_to(s, op->first);
+                op->step = 9;
+                return;
+            }
+            rs_deliver_captured(s, op->first, op->first->capture_outcome.tx_status);
+            rs_op_done(s);
+            return;
+        }
+        if (op->images && !take_row_images(s))
+            return;
+        if (op->images && op->apply.len == 0) {
+            /* no row changed: nothing to mirror */
+            if (!op->wrapped) {
+                rs_deliver_captured(s, op->first, op->first->capture_outcome.tx_status);
+                rs_op_done(s);
+                return;
+            }
+            if (!rs_send_query(s, op->first, "COMMIT", REPLY_SWALLOW))
+                return;
+            op->step = 4;
+            rs_flush_to(s, op->first);
+            return;
+        }
+        const char *pre = op->wrapped ? "BEGIN; SET LOCAL pgtandem.mirror = on"
+                                      : "SET LOCAL pgtandem.mirror = on";
+        const pg_buf *req = op->images ? &op->apply : &op->request;
+        if (!rs_send_query(s, op->second, pre, REPLY_SWALLOW) ||
+            !backend_send_raw(op->second, req->data, req->len, REPLY_CAPTURE) ||
+            !rs_send_query(s, op->second, "SET LOCAL pgtandem.mirror = off", REPLY_SWALLOW))
+            return;
+        op->step = 2;
+        rs_flush_to(s, op->second);
+        return;
+    }
+    case 2: {
+        if (!backend_idle(op->second))
+            return;
+        const backend_outcome *p = &op->first->capture_outcome, *q = &op->second->capture_outcome;
+        bool match = op->images ? !q->error && q->rows == op->primary_rows : same_outcome(p, q);
+        if (!match) {
+            divergence_record(s, op->dec.service, "outcome differs", st->fingerprint,
+                              stmt_tables(st, tables, sizeof(tables)), p, q);
+            if (s->cfg->on_mirror_failure == MIRROR_FAIL) {
+                if (q->error)
+                    snprintf(op->error_state, sizeof(op->error_state), "%s", q->sqlstate);
+                else
+                    snprintf(op->error_state, sizeof(op->error_state), "XX000");
+                char qdesc[96];
+                if (op->images && !q->error)
+                    snprintf(qdesc, sizeof(qdesc), "%llu of %llu rows applied",
+                             (unsigned long long)q->rows, (unsigned long long)op->primary_rows);
+                snprintf(op->error_text, sizeof(op->error_text),
+                         "pgtandem: the write to %s could not be mirrored to the %s side of "
+                         "service %s (%s); it was rolled back on both databases",
+                         stmt_tables(st, tables, sizeof(tables)),
+                         op->second->service < 0 ? "legacy" : "service", svc->name,
+                         q->error ? q->message : op->images ? qdesc : q->tag);
+                mirror_failed(s, op->wrapped);
+                return;
+            }
+        }
+        if (!op->wrapped) {
+            rs_deliver_captured(s, op->first, op->first->capture_outcome.tx_status);
+            rs_op_done(s);
+            return;
+        }
+        if (!rs_send_query(s, op->second, "COMMIT", REPLY_SWALLOW))
+            return;
+        op->step = 3;
+        rs_flush_to(s, op->second);
+        return;
+    }
+    case 3: {
+        if (!backend_idle(op->second))
+            return;
+        const backend_outcome *q = &op->second->last;
+        if (q->error || strcmp(q->tag, "COMMIT") != 0) {
+            divergence_record(s, op->dec.service, "secondary commit failed", st->fingerprint,
+                              stmt_tables(st, tables, sizeof(tables)), NULL, q);
+            if (s->cfg->on_mirror_failure == MIRROR_FAIL) {
+                snprintf(op->error_state, sizeof(op->error_state), "%s",
+                         q->error ? q->sqlstate : "40000");
+                snprintf(op->error_text, sizeof(op->error_text),
+                         "pgtandem: the %s database of service %s could not commit the write; "
+                         "it was rolled back on both databases",
+                         op->second->service < 0 ? "legacy" : "service", svc->name);
+                if (rs_send_query(s, op->first, "ROLLBACK", REPLY_SWALLOW))
+                    rs_flush_to(s, op->first);
+                op->step = 8;
+                return;
+            }
+        }
+        if (!rs_send_query(s, op->first, "COMMIT", REPLY_SWALLOW))
+            return;
+        op->step = 4;
+        rs_flush_to(s, op->first);
+        return;
+    }
+    case 4: {
+        if (!backend_idle(op->first))
+            return;
+        const backend_outcome *p = &op->first->last;
+        if (p->error) {
+            /* the window two-phase commit closes: the secondary has it, the primary not */
+            divergence_record(s, op->dec.service, "primary commit failed after the secondary's",
+                              st->fingerprint, stmt_tables(st, tables, sizeof(tables)), p, NULL);
+            pg_buf_reset(&op->first->captured);
+            rs_reply_error(s, p->sqlstate, p->message, PG_TX_IDLE);
+        } else {
+            rs_deliver_captured(s, op->first, PG_TX_IDLE);
+        }
+        rs_op_done(s);
+        return;
+    }
+    case 8:
+        if (!all_idle(s))
+            return;
+        rs_reply_error(s, op->error_state, op->error_text,
+                    op->wrapped ? PG_TX_IDLE : PG_TX_FAILED);
+        rs_op_done(s);
+        return;
+    case 9:
+        if (!backend_idle(op->first))
+            return;
+        rs_deliver_captured(s, op->first, PG_TX_IDLE);
+        rs_op_done(s);
+        return;
+    }
+}

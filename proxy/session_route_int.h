@@ -1,0 +1,39 @@
+/* Shared by the files of the routed session (session_route.c takes requests,
+ * route_common.c keeps backends and session state, route_steps.c runs each
+ * kind of request). Not for use outside them. */
+#ifndef PGT_SESSION_ROUTE_INT_H
+#define PGT_SESSION_ROUTE_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proxy/backend.h"
+#include "proxy/session.h"
+
+enum rs_op_kind { OP_NONE = 0, OP_SINGLE, OP_ALL, OP_COMMIT, OP_DUAL };
+
+/* backends */
+backend **rs_slot_of(session *s, int service);
+backend *rs_side_backend(session *s, int service, route_side side);
+bool rs_ensure_backend(session *s, int service);
+bool rs_flush_to(session *s, backend *b);
+bool rs_send_query(session *s, backend *b, const char *sql, reply_mode mode);
+
+/* replies to the client */
+void rs_deliver_captured(session *s, backend *b, uint8_t tx_status);
+void rs_reply_error(session *s, const char *sqlstate, const char *msg, uint8_t tx_status);
+void rs_reply_command(session *s, const char *tag, uint8_t tx_status);
+void rs_op_done(session *s);
+void rs_track_session_state(session *s, const classify_stmt *st, const char *sql,
+                            uint8_t after);
+
+/* the steps of each kind of request; each returns when it must wait */
+void rs_step_single(session *s);
+void rs_step_all(session *s);
+void rs_step_commit(session *s);
+void rs_step_dual(session *s);
+
+/* runs the current request as far as it goes, then takes the next */
+void rs_pump(session *s);
+
+#endif
