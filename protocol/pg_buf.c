@@ -71,6 +71,15 @@ void pg_buf_put(pg_buf *b, const void *p, size_t n)
     b->len += n;
 }
 
+size_t pg_buf_pass(pg_buf *b, const uint8_t *p, size_t avail, size_t *left)
+{
+    size_t n = avail < *left ? avail : *left;
+    if (b)
+        pg_buf_put(b, p, n);
+    *left -= n;
+    return n;
+}
+
 void pg_buf_put_byte(pg_buf *b, uint8_t v)
 {
     pg_buf_put(b, &v, 1);

@@ -24,6 +24,9 @@ bool pg_buf_reserve(pg_buf *b, size_t extra) __attribute__((warn_unused_result))
 void pg_buf_consume(pg_buf *b, size_t n);         /* drop n bytes from the front */
 
 void pg_buf_put(pg_buf *b, const void *p, size_t n);
+/* For a message that streams through: appends up to *left of the avail
+ * bytes at p (drops them when b is NULL), lowers *left, returns the count. */
+size_t pg_buf_pass(pg_buf *b, const uint8_t *p, size_t avail, size_t *left);
 void pg_buf_put_byte(pg_buf *b, uint8_t v);
 void pg_buf_put_int16(pg_buf *b, int16_t v);
 void pg_buf_put_int32(pg_buf *b, int32_t v);

@@ -199,6 +199,16 @@ void rs_step_commit(session *s)
     rs_op_done(s);
 }
 
+/* Sends one of pgtandem's own statements and moves the request to `step`,
+ * where it waits for the answer. */
+static void send_then(session *s, backend *b, const char *sql, int step)
+{
+    if (!rs_send_query(s, b, sql, REPLY_SWALLOW))
+        return;
+    s->op.step = step;
+    rs_flush_to(s, b);
+}
+
 static void mirror_failed(session *s, bool wrapped)
 {
     route_op *op = &s->op;
@@ -282,10 +292,7 @@ void rs_step_dual(session *s)
                 rs_op_done(s);
                 return;
             }
-            if (!rs_send_query(s, op->first, "COMMIT", REPLY_SWALLOW))
-                return;
-            op->step = 4;
-            rs_flush_to(s, op->first);
+            send_then(s, op->first, "COMMIT", 4);
             return;
         }
         const char *pre = op->wrapped ? "BEGIN; SET LOCAL pgtandem.mirror = on"
@@ -331,10 +338,7 @@ void rs_step_dual(session *s)
             rs_op_done(s);
             return;
         }
-        if (!rs_send_query(s, op->second, "COMMIT", REPLY_SWALLOW))
-            return;
-        op->step = 3;
-        rs_flush_to(s, op->second);
+        send_then(s, op->second, "COMMIT", 3);
         return;
     }
     case 3: {
@@ -357,10 +361,7 @@ void rs_step_dual(session *s)
                 return;
             }
         }
-        if (!rs_send_query(s, op->first, "COMMIT", REPLY_SWALLOW))
-            return;
-        op->step = 4;
-        rs_flush_to(s, op->first);
+        send_then(s, op->first, "COMMIT", 4);
         return;
     }
     case 4: {

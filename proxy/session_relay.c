@@ -58,10 +58,7 @@ void session_relay_client_input(session *s)
     while (pos < in->len) {
         size_t avail = in->len - pos;
         if (s->client_stream_left) {
-            size_t n = avail < s->client_stream_left ? avail : s->client_stream_left;
-            pg_buf_put(out, in->data + pos, n);
-            pos += n;
-            s->client_stream_left -= n;
+            pos += pg_buf_pass(out, in->data + pos, avail, &s->client_stream_left);
             continue;
         }
         pg_frame f;
@@ -136,10 +133,7 @@ void session_relay_backend_input(session *s, backend *b)
     while (pos < in->len) {
         size_t avail = in->len - pos;
         if (b->stream_left) {
-            size_t n = avail < b->stream_left ? avail : b->stream_left;
-            pg_buf_put(out, in->data + pos, n);
-            pos += n;
-            b->stream_left -= n;
+            pos += pg_buf_pass(out, in->data + pos, avail, &b->stream_left);
             continue;
         }
         pg_frame f;

@@ -441,11 +441,8 @@ void session_route_backend_input(session *s, backend *b)
         reply_mode mode = b->n_pending ? b->pending[0] : REPLY_FORWARD;
         bool to_client = mode == REPLY_FORWARD && (b->n_pending || b == s->legacy);
         if (b->stream_left) {
-            size_t n = avail < b->stream_left ? avail : b->stream_left;
-            if (to_client)
-                pg_buf_put(&s->client.out, in->data + pos, n);
-            pos += n;
-            b->stream_left -= n;
+            pos += pg_buf_pass(to_client ? &s->client.out : NULL, in->data + pos, avail,
+                               &b->stream_left);
             continue;
         }
         pg_frame f;

@@ -392,3 +392,22 @@ Test(pg_buf, free_twice_and_init_state)
     pg_buf_free(&b);
     cr_assert_null(b.data);
 }
+
+/* A streamed message passes in pieces; the count never runs past what is left. */
+Test(pg_buf, pass_streams_in_pieces)
+{
+    pg_buf b;
+    pg_buf_init(&b);
+    const uint8_t data[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    size_t left = 7;
+    cr_assert_eq(pg_buf_pass(&b, data, 4, &left), 4);
+    cr_assert_eq(left, 3);
+    cr_assert_eq(pg_buf_pass(&b, data + 4, 6, &left), 3);
+    cr_assert_eq(left, 0);
+    cr_assert_eq(b.len, 7);
+    cr_assert_arr_eq(b.data, data, 7);
+    left = 5;
+    cr_assert_eq(pg_buf_pass(NULL, data, 10, &left), 5, "dropping still counts");
+    cr_assert_eq(left, 0);
+    pg_buf_free(&b);
+}
