@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """CPU time and memory of a process and all its descendants, from /proc.
 
-    procstat.py cpu ROOT            CPU seconds (user+system) used so far
+    procstat.py cpu ROOT...         CPU seconds (user+system) used so far by
+                                    the trees of the given roots
+    procstat.py busy                CPU seconds the whole machine has been busy
     procstat.py mem ROOT            "RSS_KB PSS_KB NPROCS" right now
     procstat.py tree ROOT           the pids of ROOT and its descendants
     procstat.py sample ROOT OUT S   every S seconds until SIGTERM, rewrite OUT
@@ -64,6 +66,13 @@ def cpu_seconds(root):
     return total / TICKS
 
 
+def machine_busy():
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal: everything but idle and iowait
+    return (sum(v[:8]) - v[3] - v[4]) / TICKS
+
+
 def field_kb(path, key):
     try:
         with open(path) as f:
@@ -107,7 +116,9 @@ def sample(root, out, interval):
 
 def main(argv):
     if len(argv) >= 3 and argv[1] == "cpu":
-        print(f"{cpu_seconds(int(argv[2])):.2f}")
+        print(f"{sum(cpu_seconds(int(p)) for p in argv[2:]):.2f}")
+    elif len(argv) == 2 and argv[1] == "busy":
+        print(f"{machine_busy():.2f}")
     elif len(argv) >= 3 and argv[1] == "mem":
         print("%d %d %d" % memory(int(argv[2])))
     elif len(argv) >= 3 and argv[1] == "tree":

@@ -91,9 +91,9 @@ def table(d):
     agg = {}
     for key, rs in groups.items():
         ok = [r for r in rs if r["status"] == "ok"]
+        statuses = {r["status"] for r in rs}
         a = {"label": rs[0]["label"], "rounds": rs, "ok": ok,
-             "status": "na" if all(r["status"] == "na" for r in rs) else
-                       ("ok" if len(ok) == len(rs) else "error")}
+             "status": statuses.pop() if len(statuses) == 1 else "error"}
         if ok:
             lat = []
             for r in ok:
@@ -125,16 +125,18 @@ def table(d):
                 if a["status"] == "na":
                     note = a["rounds"][0]["note"] or "not implemented"
                     cells += [f"n/a ({note})"] + [""] * 8
+                elif a["status"] == "refused":
+                    cells += ["refused by pgtandem (below)"] + [""] * 8
                 elif not a["ok"]:
                     cells += ["ERROR"] + [""] * 8
                 else:
-                    by_round = "/".join(fmt(num(r["tps"]), 0) if r["status"] == "ok" else "ERR"
+                    by_round = "/".join(fmt(num(r["tps"]), 0) if r["status"] == "ok" else r["status"]
                                         for r in a["rounds"])
                     direct = agg.get((wl, proto, "direct"), {}).get("tps")
                     peer_cfg = PEER.get(cfg)
                     peer = agg.get((wl, proto, peer_cfg), {}).get("tps") if peer_cfg else None
                     cells += [
-                        fmt(a["tps"], 0) + (" (some rounds failed)" if a["status"] == "error" else ""),
+                        fmt(a["tps"], 0) + (" (some rounds failed)" if a["status"] != "ok" else ""),
                         by_round, fmt(a["mean"], 2), fmt(a["p99"], 2),
                         fmt(a["tps"] / direct, 2) if direct and cfg != "direct" else "—",
                         (fmt(a["tps"] / peer, 2) + f" ({peer_cfg})") if peer else "—",
@@ -156,13 +158,13 @@ def table(d):
                     else:
                         cells.append("")
                 for r in a["rounds"]:
-                    if r["status"] == "error":
-                        notes.append(f"- ERROR {WORKLOAD[wl]} {proto} {a['label']}, round {r['round']}: "
-                                     f"{r['note']}")
+                    if r["status"] in ("error", "refused"):
+                        notes.append(f"- {'ERROR' if r['status'] == 'error' else 'Refused'} {WORKLOAD[wl]}"
+                                     f" {proto} {a['label']}, round {r['round']}: {r['note']}")
                 out.append("| " + " | ".join(cells) + " |")
     if notes:
         out.append("")
-        out.append("Dual-write data checks and errors:")
+        out.append("Dual-write data checks, refusals and errors:")
         out += notes
 
     if idle:
@@ -175,7 +177,7 @@ def table(d):
             if r["status"] != "ok":
                 out.append(f"| {r['label']} | {r['n']} | " + (
                     f"n/a ({r['note']}) |" if r["status"] == "na" else f"ERROR: {r['note']} |")
-                    + " |" * 7)
+                    + " |" * 6)
                 continue
             n = int(r["ok"])
             per_rss = (float(r["idle_rss"]) - float(r["before_rss"])) / n if n else None
