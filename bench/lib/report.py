@@ -77,11 +77,11 @@ def table(d):
                 meta[k] = v
     out = []
     if meta:
-        out.append("Settings: " + meta.get("settings", ""))
-        out.append("Machine: " + meta.get("machine", ""))
-        out.append("Versions: " + meta.get("versions", ""))
+        out.append("- Settings: " + meta.get("settings", ""))
+        out.append("- Machine: " + meta.get("machine", ""))
+        out.append("- Versions: " + meta.get("versions", ""))
         if "load" in meta:
-            out.append("Machine load: " + meta["load"])
+            out.append("- Machine load: " + meta["load"])
         out.append("")
 
     # aggregate the rounds of each configuration
