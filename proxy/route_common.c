@@ -53,8 +53,10 @@ bool rs_ensure_backend(session *s, int service)
         pg_buf replay;
         pg_buf_init(&replay);
         pg_buf_put(&replay, s->session_log.data, s->session_log.len);
-        if (s->tx_status != PG_TX_IDLE)
+        if (s->tx_status != PG_TX_IDLE && s->tx_log.len)
             pg_buf_put(&replay, s->tx_log.data, s->tx_log.len);
+        else if (s->tx_status != PG_TX_IDLE) /* begun in a way we did not see (extended) */
+            pg_buf_put(&replay, "BEGIN;\n", 7);
         pg_buf_put_byte(&replay, 0);
         bool sent = true;
         if (!replay.failed && replay.len > 1)

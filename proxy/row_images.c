@@ -80,7 +80,10 @@ static bool build_sql(const catalog_table *t, classify_dml dml, const shape *sh,
             put_str(sql, ", ");
         put_param(sql, i - sh->client + 1);
     }
-    put_str(sql, ") ON CONFLICT (");
+    put_str(sql, ")");
+    if (t->n_pkey == 0) /* a plain INSERT: the only kind planned for keyless tables */
+        return true;
+    put_str(sql, " ON CONFLICT (");
     for (size_t k = 0; k < t->n_pkey; k++) {
         if (k)
             put_str(sql, ", ");

@@ -106,8 +106,10 @@ static bool plan_row_images(session *s, const classify_stmt *st)
     else if (st->dml != CLASSIFY_DML_INSERT && st->dml != CLASSIFY_DML_UPDATE &&
              st->dml != CLASSIFY_DML_DELETE)
         why = "only INSERT, UPDATE and DELETE can be mirrored by row images (not MERGE or COPY)";
-    else if (t->n_pkey == 0)
-        why = "the table has no primary key, so its rows can't be pinned";
+    else if (t->n_pkey == 0 &&
+             (st->dml != CLASSIFY_DML_INSERT || st->insert.on_conflict != CLASSIFY_ON_CONFLICT_NONE))
+        /* new rows can be copied as they are; changed ones must be found again */
+        why = "the table has no primary key, so the rows it changes can't be pinned";
     else if (!(op->rewritten = rewrite_returning_all((const char *)op->request.data + 5, err,
                                                      sizeof(err))))
         why = err;
@@ -200,6 +202,14 @@ static void start_query(session *s, const uint8_t *msg, size_t len)
 
 /* Extended protocol: until routing of Parse lands, a batch runs on legacy
  * when every statement it parses belongs there, and is refused otherwise. */
+static bool any_service_joined(const session *s)
+{
+    for (size_t i = 0; i < s->cfg->n_services; i++)
+        if (s->services[i])
+            return true;
+    return false;
+}
+
 static bool batch_routes_to_legacy(session *s, const uint8_t *p, size_t len, char *why,
                                    size_t why_len)
 {
@@ -218,8 +228,10 @@ static bool batch_routes_to_legacy(session *s, const uint8_t *p, size_t len, cha
             for (size_t i = 0; ok && i < r->n_stmts; i++) {
                 route_decision d;
                 route_decide(s->cfg->routes, &r->stmts[i], &d);
+                /* session and transaction commands may run on legacy alone
+                 * while no service database takes part in the session */
                 ok = d.action == ROUTE_RUN_LEGACY ||
-                     (d.action == ROUTE_RUN_EVERYWHERE && s->cfg->n_services == 0);
+                     (d.action == ROUTE_RUN_EVERYWHERE && !any_service_joined(s));
             }
             classify_result_free(r);
             if (!ok) {
