@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <malloc.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,19 @@ static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
     ev_break(loop, EVBREAK_ALL);
 }
 
+/* Idle sessions give their buffers back (see session_trim_if_idle). */
+#define IDLE_SWEEP_SECONDS 2.0
+static void idle_sweep_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    proxy *px = w->data;
+    bool freed = false;
+    for (session *s = px->sessions; s; s = s->next)
+        freed = session_trim_if_idle(s) || freed;
+    /* hand the freed pages back to the system, or RSS would not show it */
+    if (freed)
+        malloc_trim(0);
+}
+
 static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
     log_info("SIGHUP: configuration reload is not supported yet; keeping the running config");
@@ -99,6 +113,8 @@ proxy *proxy_new(struct ev_loop *loop, const char *config_path, char *err, size_
     ev_signal_init(&px->sig_int, stop_cb, SIGINT);
     ev_signal_init(&px->sig_hup, hup_cb, SIGHUP);
     px->sig_term.data = px->sig_int.data = px->sig_hup.data = px;
+    ev_timer_init(&px->idle_sweep, idle_sweep_cb, IDLE_SWEEP_SECONDS, IDLE_SWEEP_SECONDS);
+    px->idle_sweep.data = px;
     return px;
 fail:
     proxy_free(px);
@@ -121,6 +137,7 @@ void proxy_run(proxy *px)
     ev_signal_start(px->loop, &px->sig_term);
     ev_signal_start(px->loop, &px->sig_int);
     ev_signal_start(px->loop, &px->sig_hup);
+    ev_timer_start(px->loop, &px->idle_sweep);
     log_info("pgtandem listening on %s:%d (legacy %s:%d/%s, %zu users in %s)",
              px->cfg->listen_host, px->cfg->listen_port, px->cfg->legacy.host,
              px->cfg->legacy.port, px->cfg->legacy.dbname, userlist_count(px->users),
@@ -130,6 +147,7 @@ void proxy_run(proxy *px)
     ev_signal_stop(px->loop, &px->sig_term);
     ev_signal_stop(px->loop, &px->sig_int);
     ev_signal_stop(px->loop, &px->sig_hup);
+    ev_timer_stop(px->loop, &px->idle_sweep);
 }
 
 void proxy_free(proxy *px)

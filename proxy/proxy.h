@@ -24,6 +24,7 @@ typedef struct proxy {
     ev_signal sig_term;
     ev_signal sig_int;
     ev_signal sig_hup;
+    ev_timer idle_sweep;
     session *sessions;        /* doubly linked list of live sessions */
     size_t n_sessions;
     session *by_cancel_pid;   /* uthash on the proxy-issued cancel pid */

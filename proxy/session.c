@@ -123,6 +123,33 @@ void session_free(session *s)
     free(s);
 }
 
+/* An idle session keeps no buffers: a thousand idle clients then cost
+ * little more than their structs. Buffers come back on the next read. The
+ * proxy calls this from a periodic sweep, so busy sessions never pay for
+ * freeing and reallocating on every message. */
+bool session_trim_if_idle(session *s)
+{
+    bool busy = s->recently_active;
+    s->recently_active = false;
+    if (busy || s->state != SESSION_READY || s->client.in.len || stream_pending(&s->client))
+        return false;
+    for (size_t i = 0; i <= s->cfg->n_services; i++) {
+        backend *b = i == 0 ? s->legacy : s->services[i - 1];
+        if (b && (b->s.in.len || stream_pending(&b->s) || b->n_pending || b->captured.len))
+            return false;
+    }
+    bool had = s->client.in.cap || s->client.out.cap;
+    stream_trim(&s->client);
+    for (size_t i = 0; i <= s->cfg->n_services; i++) {
+        backend *b = i == 0 ? s->legacy : s->services[i - 1];
+        if (b) {
+            had = had || b->s.in.cap || b->s.out.cap;
+            stream_trim(&b->s);
+        }
+    }
+    return had;
+}
+
 void session_release_if_closed(session *s)
 {
     if (s->state == SESSION_CLOSED && !s->processing)
@@ -133,6 +160,7 @@ static void client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     session *s = w->data;
     s->processing = true;
+    s->recently_active = true;
     stream_io r = stream_read(&s->client);
     if (r == STREAM_IO_EOF) {
         session_close(s, NULL, "client disconnected");

@@ -90,6 +90,7 @@ struct session {
     bool skip_to_sync;     /* a refused extended batch: ignore messages until Sync */
     size_t client_stream_left; /* bytes of a large client message still passing through */
     bool processing;           /* inside a callback: defer freeing */
+    bool recently_active;      /* the client sent something since the last idle sweep */
 
     session *next;
     session *prev;
@@ -104,6 +105,9 @@ void session_release_if_closed(session *s);
 /* Frees immediately; only for shutdown and for callers outside callbacks. */
 void session_free(session *s);
 void session_set_state(session *s, session_state st);
+/* Frees the buffers of a session that has been idle since the last call;
+ * true when it freed any. */
+bool session_trim_if_idle(session *s);
 
 /* session_login.c */
 void session_login_input(session *s);
