@@ -121,7 +121,7 @@ void rs_reply_command(session *s, const char *tag, uint8_t tx_status)
 
 void rs_op_done(session *s)
 {
-    route_op *op = &s->op;
+    route_op *op = s->op;
     classify_result_free(op->cls);
     pg_buf_free(&op->request);
     pg_buf_free(&op->apply);

@@ -55,7 +55,7 @@ static bool same_outcome(const backend_outcome *a, const backend_outcome *b)
 
 void rs_step_single(session *s)
 {
-    route_op *op = &s->op;
+    route_op *op = s->op;
     if (op->step == 0) {
         if (!rs_ensure_backend(s, op->first->service))
             return;
@@ -73,7 +73,7 @@ void rs_step_single(session *s)
 
 void rs_step_all(session *s)
 {
-    route_op *op = &s->op;
+    route_op *op = s->op;
     backend *list[CONFIG_MAX_SERVICES + 1];
     size_t n = participants(s, list);
     if (op->step == 0) {
@@ -126,7 +126,7 @@ static void rollback_everywhere(session *s)
 
 void rs_step_commit(session *s)
 {
-    route_op *op = &s->op;
+    route_op *op = s->op;
     backend *list[CONFIG_MAX_SERVICES + 1];
     size_t n = participants(s, list);
     if (!all_idle(s))
@@ -205,13 +205,13 @@ static void send_then(session *s, backend *b, const char *sql, int step)
 {
     if (!rs_send_query(s, b, sql, REPLY_SWALLOW))
         return;
-    s->op.step = step;
+    s->op->step = step;
     rs_flush_to(s, b);
 }
 
 static void mirror_failed(session *s, bool wrapped)
 {
-    route_op *op = &s->op;
+    route_op *op = s->op;
     if (wrapped) {
         if (rs_send_query(s, op->first, "ROLLBACK", REPLY_SWALLOW))
             rs_flush_to(s, op->first);
@@ -228,7 +228,7 @@ static void mirror_failed(session *s, bool wrapped)
  * and prepares the batch that applies the same rows on the secondary. */
 static bool take_row_images(session *s)
 {
-    route_op *op = &s->op;
+    route_op *op = s->op;
     pg_buf client;
     char err[160];
     size_t rows = 0;
@@ -250,7 +250,7 @@ static bool take_row_images(session *s)
 
 void rs_step_dual(session *s)
 {
-    route_op *op = &s->op;
+    route_op *op = s->op;
     const classify_stmt *st = &op->cls->stmts[0];
     const service_config *svc = &s->cfg->services[op->dec.service];
     char tables[256];

@@ -46,6 +46,11 @@ session *session_new(proxy *px, int fd, const char *peer)
     s->state = SESSION_STARTUP;
     s->tx_status = PG_TX_IDLE;
     s->routed = s->cfg->n_services > 0;
+    if (s->routed && !(s->op = calloc(1, sizeof(*s->op)))) {
+        config_unref(s->cfg);
+        free(s);
+        return NULL;
+    }
     snprintf(s->peer, sizeof(s->peer), "%s", peer);
     stream_init(&s->client, px->loop, fd, s, client_read_cb, client_write_cb);
     ev_timer_init(&s->login_timer, login_timeout_cb, s->cfg->login_timeout, 0);
@@ -107,8 +112,13 @@ void session_free(session *s)
     backend_free(s->legacy);
     for (size_t i = 0; i < s->cfg->n_services; i++)
         backend_free(s->services[i]);
-    classify_result_free(s->op.cls);
-    pg_buf_free(&s->op.request);
+    if (s->op) {
+        classify_result_free(s->op->cls);
+        pg_buf_free(&s->op->request);
+        pg_buf_free(&s->op->apply);
+        free(s->op->rewritten);
+        free(s->op);
+    }
     pg_buf_free(&s->session_log);
     pg_buf_free(&s->tx_log);
     pg_buf_free(&s->tx_session_log);
@@ -117,6 +127,8 @@ void session_free(session *s)
         free(s->param_names[i]);
         free(s->param_values[i]);
     }
+    free(s->param_names);
+    free(s->param_values);
     free(s->user);
     free(s->database);
     config_unref(s->cfg);

@@ -64,8 +64,8 @@ struct session {
     char *database;
     /* startup parameters passed on to every backend (not user/database) */
     size_t n_params;
-    char *param_names[SESSION_MAX_PARAMS];
-    char *param_values[SESSION_MAX_PARAMS];
+    char **param_names; /* n_params each, allocated at startup */
+    char **param_values;
 
     auth_step auth;
     bool user_known;
@@ -82,7 +82,7 @@ struct session {
     /* routed sessions: the config names services */
     bool routed;
     backend *services[CONFIG_MAX_SERVICES]; /* connected when first needed */
-    route_op op;
+    route_op *op; /* allocated for routed sessions only */
     pg_buf session_log;    /* SET/PREPARE... a joining backend replays */
     pg_buf tx_log;         /* BEGIN, SET LOCAL, SAVEPOINT of the open transaction */
     pg_buf tx_session_log; /* session-level SETs made in the open transaction */

@@ -23,6 +23,10 @@ static bool database_known(const config *c, const char *db)
 /* Keeps the startup parameters the backends must also see. */
 static bool keep_params(session *s, const pg_startup *st)
 {
+    s->param_names = calloc(st->n_params ? st->n_params : 1, sizeof(char *));
+    s->param_values = calloc(st->n_params ? st->n_params : 1, sizeof(char *));
+    if (!s->param_names || !s->param_values)
+        return false;
     for (size_t i = 0; i < st->n_params; i++) {
         const char *n = st->names[i];
         if (strcmp(n, "user") == 0 || strcmp(n, "database") == 0 ||

@@ -49,7 +49,7 @@ static bool poisoned_request(session *s, const classify_stmt *st)
 {
     if (st->kind == CLASSIFY_TX_CONTROL &&
         (st->tx == CLASSIFY_TX_COMMIT || st->tx == CLASSIFY_TX_ROLLBACK)) {
-        s->op.kind = OP_COMMIT; /* rolls back everywhere, answers ROLLBACK */
+        s->op->kind = OP_COMMIT; /* rolls back everywhere, answers ROLLBACK */
         return false;
     }
     rs_reply_error(s, "25P02",
@@ -96,7 +96,7 @@ static bool generates_values(session *s, const classify_stmt *st)
  * what can't be pinned that way. */
 static bool plan_row_images(session *s, const classify_stmt *st)
 {
-    route_op *op = &s->op;
+    route_op *op = s->op;
     const catalog_table *t =
         st->target.name ? catalog_find(s->px->catalog, st->target.schema, st->target.name) : NULL;
     char m[512], err[256] = "";
@@ -128,7 +128,7 @@ static bool plan_row_images(session *s, const classify_stmt *st)
 
 static void start_query(session *s, const uint8_t *msg, size_t len)
 {
-    route_op *op = &s->op;
+    route_op *op = s->op;
     const char *sql = (const char *)msg + 5;
     op->cls = classify_cache_get(s->px->classify, sql);
     if (!op->cls) {
@@ -334,7 +334,7 @@ static void take_request(session *s)
                 return;
             }
             if (synced) {
-                route_op *op = &s->op;
+                route_op *op = s->op;
                 op->kind = OP_SINGLE;
                 op->first = s->legacy;
                 op->step = 0;
@@ -357,7 +357,7 @@ void rs_pump(session *s)
     for (;;) {
         if (s->state != SESSION_READY)
             return;
-        route_op *op = &s->op;
+        route_op *op = s->op;
         switch (op->kind) {
         case OP_SINGLE: rs_step_single(s); break;
         case OP_ALL: rs_step_all(s); break;
@@ -390,7 +390,7 @@ void rs_pump(session *s)
 void session_route_client_input(session *s)
 {
     /* COPY data from the client belongs to the request in flight */
-    route_op *op = &s->op;
+    route_op *op = s->op;
     if (op->kind == OP_SINGLE && op->step == 1) {
         pg_buf *in = &s->client.in;
         size_t pos = 0;
