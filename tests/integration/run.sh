@@ -58,14 +58,9 @@ trap 'exit 130' INT TERM
 # ---------------------------------------------------------------------------
 # bookkeeping: every check ends in exactly one PASS/FAIL/SKIP line
 # ---------------------------------------------------------------------------
-PASSED=0
-FAILED=0
-SKIPPED=0
-
-pass() { PASSED=$((PASSED + 1)); echo "PASS $*"; }
-fail() { FAILED=$((FAILED + 1)); echo "FAIL $*"; }
-skip() { SKIPPED=$((SKIPPED + 1)); echo "SKIP $*"; }
-indent() { sed 's/^/    | /'; }
+# shared with the dual-write suite: pass/fail/skip/indent and free_ports
+# shellcheck source=tests/integration/lib.sh
+source "$HERE/lib.sh"
 
 # run_check NAME SECONDS COMMAND...: runs a program (or a shell function of
 # this file) with its output in $TMP/out/NAME.txt. A program that prints its
@@ -105,30 +100,7 @@ run_check() {
 # ---------------------------------------------------------------------------
 # ports, databases, proxy
 # ---------------------------------------------------------------------------
-if ! PORTS=$("$PY" - "${PGTANDEM_TEST_PORTS:-20000-32000}" 7 2>&1 <<'EOF'
-import random, socket, sys
-lo, hi = map(int, sys.argv[1].split("-"))
-want = int(sys.argv[2])
-ports = list(range(lo, hi + 1))
-random.shuffle(ports)
-free = []
-for p in ports:
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: TIME_WAIT is no obstacle
-    try:
-        s.bind(("127.0.0.1", p))
-        free.append(p)
-    except OSError:
-        pass
-    finally:
-        s.close()
-    if len(free) == want:
-        break
-if len(free) < want:
-    sys.exit("fewer than %d free ports in %s" % (want, sys.argv[1]))
-print(*free)
-EOF
-); then
+if ! PORTS=$(free_ports 7 2>&1); then
     fail "ports: $PORTS"
     echo "$PASSED passed, $FAILED failed"
     exit 1

@@ -53,13 +53,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-PASSED=0
-FAILED=0
-SKIPPED=0
-pass() { PASSED=$((PASSED + 1)); echo "PASS $*"; }
-fail() { FAILED=$((FAILED + 1)); echo "FAIL $*"; }
-skip() { SKIPPED=$((SKIPPED + 1)); echo "SKIP $*"; }
-indent() { sed 's/^/    | /'; }
+# shared with the main suite: pass/fail/skip/indent and free_ports
+# shellcheck source=tests/integration/lib.sh
+source "$HERE/../lib.sh"
 finish() {
     [[ $SKIPPED -gt 0 ]] && echo "($SKIPPED skipped)"
     echo "$PASSED passed, $FAILED failed"
@@ -69,31 +65,7 @@ finish() {
 # ---------------------------------------------------------------------------
 # ports and databases
 # ---------------------------------------------------------------------------
-read -r LEGACY_PORT AUTH_PORT PRODUCT_PORT CART_PORT PROMO_PORT PROXY_PORT < <(
-    "$PY" - "${PGTANDEM_TEST_PORTS:-20000-32000}" 6 <<'EOF'
-import random, socket, sys
-lo, hi = map(int, sys.argv[1].split("-"))
-want = int(sys.argv[2])
-ports = list(range(lo, hi + 1))
-random.shuffle(ports)
-free = []
-for p in ports:
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        s.bind(("127.0.0.1", p))
-        free.append(p)
-    except OSError:
-        pass
-    finally:
-        s.close()
-    if len(free) == want:
-        break
-if len(free) < want:
-    sys.exit("run.sh: fewer than %d free ports in %s" % (want, sys.argv[1]))
-print(*free)
-EOF
-)
+read -r LEGACY_PORT AUTH_PORT PRODUCT_PORT CART_PORT PROMO_PORT PROXY_PORT < <(free_ports 6)
 SERVICE_PORTS="$AUTH_PORT,$PRODUCT_PORT,$CART_PORT,$PROMO_PORT"
 
 db_start() {
