@@ -13,6 +13,7 @@
 
 #include "protocol/auth_md5.h"
 #include "protocol/pg_codes.h"
+#include "protocol/pg_ext.h"
 #include "protocol/pg_frame.h"
 #include "protocol/pg_msg.h"
 #include "proxy/log.h"
@@ -356,17 +357,17 @@ static void backend_write_cb(struct ev_loop *loop, ev_io *w, int revents)
     session_release_if_closed(s);
 }
 
-static bool push_pending(backend *b, reply_mode mode)
+static bool push_pending(backend *b, reply_mode mode, uint32_t replies)
 {
     if (b->n_pending == BACKEND_MAX_PENDING)
         return false;
-    b->pending[b->n_pending++] = mode;
+    b->pending[b->n_pending++] = (reply_wait){.mode = mode, .replies = replies};
     return true;
 }
 
 bool backend_send_query(backend *b, const char *sql, reply_mode mode)
 {
-    if (!push_pending(b, mode))
+    if (!push_pending(b, mode, 0))
         return false;
     pg_buf_query(&b->s.out, sql);
     return !b->s.out.failed;
@@ -374,9 +375,25 @@ bool backend_send_query(backend *b, const char *sql, reply_mode mode)
 
 bool backend_send_raw(backend *b, const uint8_t *msgs, size_t len, reply_mode mode)
 {
-    if (!push_pending(b, mode))
+    if (!push_pending(b, mode, 0))
         return false;
     pg_buf_put(&b->s.out, msgs, len);
+    return !b->s.out.failed;
+}
+
+bool backend_send_ext(backend *b, const uint8_t *msgs, size_t len, reply_mode mode)
+{
+    size_t replies = pg_count_replies(msgs, len);
+    if (b->ext_failed || replies == 0) {
+        b->last = b->ext_failed ? b->ext_error : (backend_outcome){0};
+        if (mode == REPLY_CAPTURE)
+            b->capture_outcome = b->last;
+        return true;
+    }
+    if (!push_pending(b, mode, (uint32_t)replies))
+        return false;
+    pg_buf_put(&b->s.out, msgs, len);
+    pg_buf_simple(&b->s.out, PG_FE_FLUSH);
     return !b->s.out.failed;
 }
 

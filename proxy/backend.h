@@ -29,7 +29,15 @@ typedef enum reply_mode {
     REPLY_SWALLOW, /* pgtandem's own statements: only the outcome is kept */
 } reply_mode;
 
-#define BACKEND_MAX_PENDING 16
+#define BACKEND_MAX_PENDING 32
+
+/* One request in flight: a Query or a batch ending in Sync (replies = 0:
+ * it ends at ReadyForQuery), or extended-protocol messages sent with a
+ * Flush (it ends after `replies` messages that end a reply, pg_ends_reply). */
+typedef struct reply_wait {
+    reply_mode mode;
+    uint32_t replies;
+} reply_wait;
 
 /* How one request ended on this backend. */
 typedef struct backend_outcome {
@@ -57,8 +65,10 @@ typedef struct backend {
     /* routed sessions only */
     int service;                          /* index in the config, -1 for legacy */
     bool joined;                          /* session state replayed onto it */
-    reply_mode pending[BACKEND_MAX_PENDING]; /* one entry per request sent, oldest first */
+    reply_wait pending[BACKEND_MAX_PENDING]; /* one entry per request sent, oldest first */
     size_t n_pending;
+    bool ext_failed;          /* an extended message failed: the server skips to Sync */
+    backend_outcome ext_error; /* that failure */
     pg_buf captured;                      /* replies of REPLY_CAPTURE requests */
     backend_outcome cur;                  /* of the request being answered */
     backend_outcome last;                 /* of the last request answered */
@@ -73,6 +83,11 @@ bool backend_send_query(backend *b, const char *sql, reply_mode mode)
     __attribute__((warn_unused_result));
 /* Queues raw, already framed client messages as one request. */
 bool backend_send_raw(backend *b, const uint8_t *msgs, size_t len, reply_mode mode)
+    __attribute__((warn_unused_result));
+/* Queues extended-protocol messages (no Sync) and a Flush, as one request
+ * that ends with their replies. After a failure the server ignores them
+ * until Sync, so they are not sent and end at once with that failure. */
+bool backend_send_ext(backend *b, const uint8_t *msgs, size_t len, reply_mode mode)
     __attribute__((warn_unused_result));
 bool backend_idle(const backend *b);
 void backend_free(backend *b);

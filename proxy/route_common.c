@@ -93,6 +93,55 @@ bool rs_send_query(session *s, backend *b, const char *sql, reply_mode mode)
     return true;
 }
 
+/* ------------------------------------------------------------ participants */
+
+size_t rs_participants(session *s, backend **out)
+{
+    size_t n = 0;
+    out[n++] = s->legacy;
+    for (size_t i = 0; i < s->cfg->n_services; i++)
+        if (s->services[i])
+            out[n++] = s->services[i];
+    return n;
+}
+
+bool rs_all_idle(session *s)
+{
+    backend *list[CONFIG_MAX_SERVICES + 1];
+    size_t n = rs_participants(s, list);
+    for (size_t i = 0; i < n; i++)
+        if (!backend_idle(list[i]))
+            return false;
+    return true;
+}
+
+const char *rs_stmt_tables(const classify_stmt *st, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    size_t used = 0;
+    for (size_t i = 0; i < st->n_writes && used + 1 < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? "," : "",
+                                 st->writes[i].name);
+    return buf;
+}
+
+bool rs_same_outcome(const backend_outcome *a, const backend_outcome *b)
+{
+    if (a->error || b->error)
+        return a->error == b->error && strcmp(a->sqlstate, b->sqlstate) == 0;
+    return strcmp(a->tag, b->tag) == 0;
+}
+
+/* COMMIT with several backends: services whose primary is legacy commit
+ * first, then legacy, then services whose primary is the service: every
+ * secondary commits before its primary. */
+int rs_commit_group(session *s, const backend *b)
+{
+    if (b->service < 0)
+        return 1;
+    return s->cfg->services[b->service].primary == ROUTE_LEGACY ? 0 : 2;
+}
+
 /* ------------------------------------------------------- replies to client */
 
 void rs_deliver_captured(session *s, backend *b, uint8_t tx_status)
@@ -130,7 +179,11 @@ void rs_op_done(session *s)
         if (s->services[i])
             pg_buf_reset(&s->services[i]->captured);
     pg_buf_reset(&s->legacy->captured);
+    ext_stmt_unref(op->unit);
+    ext_stmt_unref(op->replaced);
+    route_ext_state keep = op->x;
     memset(op, 0, sizeof(*op));
+    op->x = keep;
 }
 
 /* ----------------------------------------------------------- session state */

@@ -16,43 +16,6 @@
 
 /* --------------------------------------------------------------- op steps */
 
-static size_t participants(session *s, backend **out)
-{
-    size_t n = 0;
-    out[n++] = s->legacy;
-    for (size_t i = 0; i < s->cfg->n_services; i++)
-        if (s->services[i])
-            out[n++] = s->services[i];
-    return n;
-}
-
-static bool all_idle(session *s)
-{
-    backend *list[CONFIG_MAX_SERVICES + 1];
-    size_t n = participants(s, list);
-    for (size_t i = 0; i < n; i++)
-        if (!backend_idle(list[i]))
-            return false;
-    return true;
-}
-
-static const char *stmt_tables(const classify_stmt *st, char *buf, size_t len)
-{
-    buf[0] = '\0';
-    size_t used = 0;
-    for (size_t i = 0; i < st->n_writes && used + 1 < len; i++)
-        used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? "," : "",
-                                 st->writes[i].name);
-    return buf;
-}
-
-static bool same_outcome(const backend_outcome *a, const backend_outcome *b)
-{
-    if (a->error || b->error)
-        return a->error == b->error && strcmp(a->sqlstate, b->sqlstate) == 0;
-    return strcmp(a->tag, b->tag) == 0;
-}
-
 void rs_step_single(session *s)
 {
     route_op *op = s->op;
@@ -67,15 +30,18 @@ void rs_step_single(session *s)
         rs_flush_to(s, op->first);
         return;
     }
-    if (backend_idle(op->first))
-        rs_op_done(s);
+    if (!backend_idle(op->first))
+        return;
+    if (op->fast_ext)
+        rs_fast_batch_done(s);
+    rs_op_done(s);
 }
 
 void rs_step_all(session *s)
 {
     route_op *op = s->op;
     backend *list[CONFIG_MAX_SERVICES + 1];
-    size_t n = participants(s, list);
+    size_t n = rs_participants(s, list);
     if (op->step == 0) {
         for (size_t i = 0; i < n; i++)
             if (!rs_ensure_backend(s, list[i]->service))
@@ -91,11 +57,11 @@ void rs_step_all(session *s)
         op->step = 1;
         return;
     }
-    if (!all_idle(s))
+    if (!rs_all_idle(s))
         return;
     const classify_stmt *st = &op->cls->stmts[0];
     for (size_t i = 1; i < n; i++)
-        if (!same_outcome(&s->legacy->capture_outcome, &list[i]->capture_outcome))
+        if (!rs_same_outcome(&s->legacy->capture_outcome, &list[i]->capture_outcome))
             divergence_record(s, list[i]->service, "session command differs", st->fingerprint,
                               "", &s->legacy->capture_outcome, &list[i]->capture_outcome);
     const char *sql = (const char *)op->request.data + 5;
@@ -105,20 +71,10 @@ void rs_step_all(session *s)
     rs_op_done(s);
 }
 
-/* COMMIT with several backends: services whose primary is legacy commit
- * first, then legacy, then services whose primary is the service: every
- * secondary commits before its primary. */
-static int commit_group(session *s, const backend *b)
-{
-    if (b->service < 0)
-        return 1;
-    return s->cfg->services[b->service].primary == ROUTE_LEGACY ? 0 : 2;
-}
-
 static void rollback_everywhere(session *s)
 {
     backend *list[CONFIG_MAX_SERVICES + 1];
-    size_t n = participants(s, list);
+    size_t n = rs_participants(s, list);
     for (size_t i = 0; i < n; i++)
         if (list[i]->state == BACKEND_READY && rs_send_query(s, list[i], "ROLLBACK", REPLY_SWALLOW))
             rs_flush_to(s, list[i]);
@@ -128,11 +84,12 @@ void rs_step_commit(session *s)
 {
     route_op *op = s->op;
     backend *list[CONFIG_MAX_SERVICES + 1];
-    size_t n = participants(s, list);
-    if (!all_idle(s))
+    size_t n = rs_participants(s, list);
+    if (!rs_all_idle(s))
         return;
     if (op->step == 0) {
-        if (s->tx_poisoned || s->legacy->tx_status == PG_TX_FAILED) {
+        if (s->tx_poisoned || s->legacy->tx_status == PG_TX_FAILED ||
+            s->tx_status == PG_TX_FAILED) {
             rollback_everywhere(s);
             op->step = 10;
             return;
@@ -151,7 +108,7 @@ void rs_step_commit(session *s)
     /* check the group that just committed */
     if (op->phase >= 0) {
         for (size_t i = 0; i < n; i++) {
-            if (commit_group(s, list[i]) != op->phase)
+            if (rs_commit_group(s, list[i]) != op->phase)
                 continue;
             const backend_outcome *o = &list[i]->capture_outcome;
             if (list[i] == s->legacy)
@@ -183,7 +140,7 @@ void rs_step_commit(session *s)
     while (++op->phase <= 2) {
         bool sent = false;
         for (size_t i = 0; i < n; i++) {
-            if (commit_group(s, list[i]) != op->phase)
+            if (rs_commit_group(s, list[i]) != op->phase)
                 continue;
             if (!backend_send_raw(list[i], op->request.data, op->request.len, REPLY_CAPTURE))
                 return;
@@ -235,7 +192,7 @@ static bool take_row_images(session *s)
     pg_buf_init(&client);
     pg_buf_init(&op->apply);
     bool ok = row_images_build(op->table, op->cls->stmts[0].dml, op->first->captured.data,
-                               op->first->captured.len, &client, &op->apply, &rows, err,
+                               op->first->captured.len, true, &client, &op->apply, &rows, err,
                                sizeof(err));
     if (!ok) {
         pg_buf_free(&client);
@@ -310,10 +267,10 @@ void rs_step_dual(session *s)
         if (!backend_idle(op->second))
             return;
         const backend_outcome *p = &op->first->capture_outcome, *q = &op->second->capture_outcome;
-        bool match = op->images ? !q->error && q->rows == op->primary_rows : same_outcome(p, q);
+        bool match = op->images ? !q->error && q->rows == op->primary_rows : rs_same_outcome(p, q);
         if (!match) {
             divergence_record(s, op->dec.service, "outcome differs", st->fingerprint,
-                              stmt_tables(st, tables, sizeof(tables)), p, q);
+                              rs_stmt_tables(st, tables, sizeof(tables)), p, q);
             if (s->cfg->on_mirror_failure == MIRROR_FAIL) {
                 if (q->error)
                     snprintf(op->error_state, sizeof(op->error_state), "%s", q->sqlstate);
@@ -326,7 +283,7 @@ void rs_step_dual(session *s)
                 snprintf(op->error_text, sizeof(op->error_text),
                          "pgtandem: the write to %s could not be mirrored to the %s side of "
                          "service %s (%s); it was rolled back on both databases",
-                         stmt_tables(st, tables, sizeof(tables)),
+                         rs_stmt_tables(st, tables, sizeof(tables)),
                          op->second->service < 0 ? "legacy" : "service", svc->name,
                          q->error ? q->message : op->images ? qdesc : q->tag);
                 mirror_failed(s, op->wrapped);
@@ -347,7 +304,7 @@ void rs_step_dual(session *s)
         const backend_outcome *q = &op->second->last;
         if (q->error || strcmp(q->tag, "COMMIT") != 0) {
             divergence_record(s, op->dec.service, "secondary commit failed", st->fingerprint,
-                              stmt_tables(st, tables, sizeof(tables)), NULL, q);
+                              rs_stmt_tables(st, tables, sizeof(tables)), NULL, q);
             if (s->cfg->on_mirror_failure == MIRROR_FAIL) {
                 snprintf(op->error_state, sizeof(op->error_state), "%s",
                          q->error ? q->sqlstate : "40000");
@@ -371,7 +328,7 @@ void rs_step_dual(session *s)
         if (p->error) {
             /* the window two-phase commit closes: the secondary has it, the primary not */
             divergence_record(s, op->dec.service, "primary commit failed after the secondary's",
-                              st->fingerprint, stmt_tables(st, tables, sizeof(tables)), p, NULL);
+                              st->fingerprint, rs_stmt_tables(st, tables, sizeof(tables)), p, NULL);
             pg_buf_reset(&op->first->captured);
             rs_reply_error(s, p->sqlstate, p->message, PG_TX_IDLE);
         } else {
@@ -381,7 +338,7 @@ void rs_step_dual(session *s)
         return;
     }
     case 8:
-        if (!all_idle(s))
+        if (!rs_all_idle(s))
             return;
         rs_reply_error(s, op->error_state, op->error_text,
                     op->wrapped ? PG_TX_IDLE : PG_TX_FAILED);

@@ -6,10 +6,17 @@
 #include <string.h>
 
 #include "protocol/pg_codes.h"
+#include "protocol/pg_ext.h"
 #include "protocol/pg_frame.h"
 #include "protocol/pg_reader.h"
 
 #define MAX_COLUMNS 1600 /* PostgreSQL's own limit per table */
+
+/* The statements and portals that apply rows have names of their own and are
+ * closed after use, so they never replace the client's unnamed statement or
+ * portal on the secondary. */
+#define APPLY_NAME "pgtandem_apply"
+#define SEQUENCE_NAME "pgtandem_sequence"
 
 typedef struct shape {
     size_t total;       /* columns in each row */
@@ -161,10 +168,10 @@ static bool read_row(const catalog_table *t, classify_dml dml, const shape *sh,
         pg_buf_put(client, body + 2, cut_at - 2);
         pg_buf_end_msg(client);
     }
-    /* Bind: unnamed portal and statement, all parameters as text */
+    /* Bind: all parameters as text */
     pg_buf_begin_msg(apply, PG_FE_BIND);
-    pg_buf_put_byte(apply, 0);
-    pg_buf_put_byte(apply, 0);
+    pg_buf_put_cstring(apply, APPLY_NAME);
+    pg_buf_put_cstring(apply, APPLY_NAME);
     pg_buf_put_int16(apply, 0);
     size_t first = sh->client, count = sh->total - sh->client;
     if (dml == CLASSIFY_DML_DELETE)
@@ -184,10 +191,8 @@ static bool read_row(const catalog_table *t, classify_dml dml, const shape *sh,
     }
     pg_buf_put_int16(apply, 0);
     pg_buf_end_msg(apply);
-    pg_buf_begin_msg(apply, PG_FE_EXECUTE);
-    pg_buf_put_byte(apply, 0);
-    pg_buf_put_int32(apply, 0);
-    pg_buf_end_msg(apply);
+    pg_buf_execute(apply, APPLY_NAME, 0);
+    pg_buf_close(apply, 'P', APPLY_NAME);
     return true;
 }
 
@@ -215,33 +220,19 @@ static void advance_sequences(const catalog_table *t, pg_buf *apply)
         pg_buf_put_byte(&sql, 0);
         char qualified[300];
         snprintf(qualified, sizeof(qualified), "\"%s\".\"%s\"", t->schema, t->name);
-        pg_buf_begin_msg(apply, PG_FE_PARSE);
-        pg_buf_put_byte(apply, 0);
-        pg_buf_put(apply, sql.data, sql.len);
-        pg_buf_put_int16(apply, 0);
-        pg_buf_end_msg(apply);
+        pg_buf_parse(apply, SEQUENCE_NAME, (const char *)sql.data);
         pg_buf_free(&sql);
-        pg_buf_begin_msg(apply, PG_FE_BIND);
-        pg_buf_put_byte(apply, 0);
-        pg_buf_put_byte(apply, 0);
-        pg_buf_put_int16(apply, 0);
-        pg_buf_put_int16(apply, 2);
-        pg_buf_put_int32(apply, (int32_t)strlen(qualified));
-        pg_buf_put(apply, qualified, strlen(qualified));
-        pg_buf_put_int32(apply, (int32_t)strlen(t->pkey[k]));
-        pg_buf_put(apply, t->pkey[k], strlen(t->pkey[k]));
-        pg_buf_put_int16(apply, 0);
-        pg_buf_end_msg(apply);
-        pg_buf_begin_msg(apply, PG_FE_EXECUTE);
-        pg_buf_put_byte(apply, 0);
-        pg_buf_put_int32(apply, 0);
-        pg_buf_end_msg(apply);
+        const char *params[2] = {qualified, t->pkey[k]};
+        pg_buf_bind_text(apply, SEQUENCE_NAME, SEQUENCE_NAME, params, 2);
+        pg_buf_execute(apply, SEQUENCE_NAME, 0);
+        pg_buf_close(apply, 'P', SEQUENCE_NAME);
+        pg_buf_close(apply, 'S', SEQUENCE_NAME);
     }
 }
 
 bool row_images_build(const catalog_table *t, classify_dml dml, const uint8_t *replies,
-                      size_t len, pg_buf *client, pg_buf *apply, size_t *rows, char *err,
-                      size_t err_len)
+                      size_t len, bool sync, pg_buf *client, pg_buf *apply, size_t *rows,
+                      char *err, size_t err_len)
 {
     shape *sh = calloc(1, sizeof(*sh));
     if (!sh) {
@@ -267,11 +258,7 @@ bool row_images_build(const catalog_table *t, classify_dml dml, const uint8_t *r
                 pg_buf_init(&sql);
                 ok = build_sql(t, dml, sh, &sql);
                 pg_buf_put_byte(&sql, 0);
-                pg_buf_begin_msg(apply, PG_FE_PARSE);
-                pg_buf_put_byte(apply, 0);
-                pg_buf_put(apply, sql.data, sql.len);
-                pg_buf_put_int16(apply, 0);
-                pg_buf_end_msg(apply);
+                pg_buf_parse(apply, APPLY_NAME, (const char *)sql.data);
                 ok = ok && !sql.failed;
                 pg_buf_free(&sql);
             }
@@ -283,11 +270,13 @@ bool row_images_build(const catalog_table *t, classify_dml dml, const uint8_t *r
         }
         pos += f.hdr_len + f.body_len;
     }
+    if (ok && *rows)
+        pg_buf_close(apply, 'S', APPLY_NAME);
     if (ok && *rows && dml != CLASSIFY_DML_DELETE)
         advance_sequences(t, apply);
-    if (ok && *rows)
+    if (ok && *rows && sync)
         pg_buf_simple(apply, PG_FE_SYNC);
-    else
+    if (!ok || !*rows)
         pg_buf_reset(apply); /* nothing to apply */
     if (!ok)
         snprintf(err, err_len, "unexpected reply shape from the primary");

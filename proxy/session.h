@@ -14,6 +14,7 @@
 #include "protocol/scram.h"
 #include "routing/classify_cache.h"
 #include "routing/route.h"
+#include "proxy/ext_registry.h"
 #include "proxy/proxy.h"
 #include "proxy/stream.h"
 
@@ -31,6 +32,16 @@ typedef enum auth_step { AUTH_STEP_NONE, AUTH_STEP_SASL_INITIAL, AUTH_STEP_SASL_
                          AUTH_STEP_PASSWORD } auth_step;
 
 #define SESSION_MAX_PARAMS 64
+
+/* Extended-protocol state of a routed session that lives across requests
+ * (route_ext.c). */
+typedef struct route_ext_state {
+    ext_registry reg;
+    uint64_t touched;    /* backends sent extended messages since the last Sync (bit per slot) */
+    bool window_failed;  /* an error since the last Sync: the rest is skipped until it */
+    bool client_error;   /* a forwarded reply was an ErrorResponse */
+    struct backend *copy_to; /* a COPY FROM STDIN in progress on this backend */
+} route_ext_state;
 
 /* The request a routed session is working on (session_route.c). */
 typedef struct route_op {
@@ -51,6 +62,13 @@ typedef struct route_op {
     uint64_t primary_rows;
     char error_state[6];
     char error_text[512];
+    /* extended batches (route_ext.c) */
+    size_t pos;                /* the next message of `request` to take */
+    struct ext_stmt *unit;     /* the statement of the message in progress */
+    struct ext_stmt *replaced; /* a named statement a Parse is replacing, until confirmed */
+    struct backend *target;    /* the backend answering the message in progress */
+    bool fast_ext;             /* an extended batch sent to legacy whole */
+    route_ext_state x;         /* kept by rs_op_done */
 } route_op;
 
 struct session {

@@ -19,6 +19,8 @@
 #include <string.h>
 
 #include "protocol/pg_codes.h"
+#include "protocol/pg_ext.h"
+#include "proxy/ext_registry.h"
 #include "protocol/pg_frame.h"
 #include "protocol/pg_msg.h"
 #include "proxy/backend.h"
@@ -61,7 +63,7 @@ static bool poisoned_request(session *s, const classify_stmt *st)
 /* The router judges from the text alone; the catalog knows which columns a
  * database fills in itself and which tables have triggers that may stamp
  * values. Either makes a text mirror produce different rows on each side. */
-static bool generates_values(session *s, const classify_stmt *st)
+bool rs_generates_values(session *s, const classify_stmt *st)
 {
     if (!st->target.name || st->n_writes > 1)
         return st->n_writes > 0; /* writes through WITH: judge none of them as text */
@@ -92,15 +94,16 @@ static bool generates_values(session *s, const classify_stmt *st)
 
 /* A write whose text would give different rows on each side is mirrored by
  * its row images: the primary returns every column of the rows it changed,
- * the secondary applies those rows by primary key. Refuses (with the reason)
- * what can't be pinned that way. */
-static bool plan_row_images(session *s, const classify_stmt *st)
+ * the secondary applies those rows by primary key. Refuses (with the reason,
+ * in msg) what can't be pinned that way. */
+bool rs_plan_images(session *s, const classify_stmt *st, const char *sql, char **rewritten,
+                    const catalog_table **table, char *msg, size_t msg_len)
 {
-    route_op *op = s->op;
     const catalog_table *t =
         st->target.name ? catalog_find(s->px->catalog, st->target.schema, st->target.name) : NULL;
-    char m[512], err[256] = "";
+    char err[256] = "";
     const char *why = NULL;
+    *rewritten = NULL;
     if (st->n_writes != 1 || !t)
         why = "it writes through WITH or a table pgtandem does not know";
     else if (st->dml != CLASSIFY_DML_INSERT && st->dml != CLASSIFY_DML_UPDATE &&
@@ -110,19 +113,29 @@ static bool plan_row_images(session *s, const classify_stmt *st)
              (st->dml != CLASSIFY_DML_INSERT || st->insert.on_conflict != CLASSIFY_ON_CONFLICT_NONE))
         /* new rows can be copied as they are; changed ones must be found again */
         why = "the table has no primary key, so the rows it changes can't be pinned";
-    else if (!(op->rewritten = rewrite_returning_all((const char *)op->request.data + 5, err,
-                                                     sizeof(err))))
+    else if (!(*rewritten = rewrite_returning_all(sql, err, sizeof(err))))
         why = err;
     if (why) {
-        snprintf(m, sizeof(m),
+        snprintf(msg, msg_len,
                  "pgtandem: this write to %s generates values on each database and can't be "
                  "mirrored: %s",
                  st->target.name ? st->target.name : "a dual-written table", why);
+        return false;
+    }
+    *table = t;
+    return true;
+}
+
+static bool plan_row_images(session *s, const classify_stmt *st)
+{
+    route_op *op = s->op;
+    char m[512];
+    if (!rs_plan_images(s, st, (const char *)op->request.data + 5, &op->rewritten, &op->table, m,
+                        sizeof(m))) {
         reject(s, "0A000", m);
         return false;
     }
     op->images = true;
-    op->table = t;
     return true;
 }
 
@@ -181,7 +194,7 @@ static void start_query(session *s, const uint8_t *msg, size_t len)
                        : OP_ALL;
         break;
     case ROUTE_RUN_DUAL:
-        if ((op->dec.row_images || generates_values(s, st)) && !plan_row_images(s, st)) {
+        if ((op->dec.row_images || rs_generates_values(s, st)) && !plan_row_images(s, st)) {
             rs_op_done(s);
             return;
         }
@@ -200,8 +213,11 @@ static void start_query(session *s, const uint8_t *msg, size_t len)
     }
 }
 
-/* Extended protocol: until routing of Parse lands, a batch runs on legacy
- * when every statement it parses belongs there, and is refused otherwise. */
+/* Extended protocol, fast path: a batch whose every statement runs on
+ * legacy alone, while no service backend has messages of the current Sync
+ * window, goes to legacy as it is, in one piece. The registry still learns
+ * its statements and portals, so later batches can use them. Anything else
+ * goes through the message-by-message engine (route_ext.c). */
 static bool any_service_joined(const session *s)
 {
     for (size_t i = 0; i < s->cfg->n_services; i++)
@@ -210,41 +226,139 @@ static bool any_service_joined(const session *s)
     return false;
 }
 
-static bool batch_routes_to_legacy(session *s, const uint8_t *p, size_t len, char *why,
-                                   size_t why_len)
+static bool legacy_alone(const session *s, const ext_stmt *st)
 {
+    const route_decision *d = &st->dec;
+    const classify_stmt *c = &st->cls->stmts[0];
+    switch (d->action) {
+    case ROUTE_RUN_LEGACY: return true;
+    case ROUTE_RUN_PRIMARY: return d->primary == ROUTE_LEGACY;
+    case ROUTE_RUN_EVERYWHERE:
+        /* BEGIN/COMMIT/ROLLBACK while legacy is the only backend; SETs go
+         * through the engine, which remembers them for backends that join */
+        return !any_service_joined(s) && c->kind == CLASSIFY_TX_CONTROL &&
+               (c->tx == CLASSIFY_TX_BEGIN || c->tx == CLASSIFY_TX_COMMIT ||
+                c->tx == CLASSIFY_TX_ROLLBACK);
+    default: return false;
+    }
+}
+
+static const ext_stmt *referenced(session *s, const uint8_t *m, size_t len)
+{
+    ext_registry *r = &s->op->x.reg;
+    const uint8_t *body = m + 5;
+    if (m[0] == PG_FE_BIND) {
+        pg_bind_msg b;
+        return pg_decode_bind(body, len - 5, &b) ? ext_find_stmt(r, b.statement) : NULL;
+    }
+    if (m[0] == PG_FE_EXECUTE) {
+        pg_execute_msg e;
+        ext_portal *p = pg_decode_execute(body, len - 5, &e) ? ext_find_portal(r, e.portal) : NULL;
+        return p ? p->stmt : NULL;
+    }
+    pg_target_msg t;
+    if ((m[0] == PG_FE_DESCRIBE || m[0] == PG_FE_CLOSE) && pg_decode_target(body, len - 5, &t)) {
+        if (t.kind == 'S')
+            return ext_find_stmt(r, t.name);
+        ext_portal *p = ext_find_portal(r, t.name);
+        return p ? p->stmt : NULL;
+    }
+    return NULL;
+}
+
+/* Whether the batch can take the fast path. */
+static bool batch_for_legacy(session *s, const uint8_t *p, size_t len)
+{
+    const route_ext_state *x = &s->op->x;
+    if (x->touched || x->window_failed || s->tx_poisoned)
+        return false;
     size_t pos = 0;
     while (pos < len) {
-        uint8_t type = p[pos];
-        size_t mlen = ((size_t)p[pos + 1] << 24) | ((size_t)p[pos + 2] << 16) |
-                      ((size_t)p[pos + 3] << 8) | p[pos + 4];
-        if (type == PG_FE_PARSE) {
-            const char *name = (const char *)p + pos + 5;
+        size_t mlen = 1 + (((size_t)p[pos + 1] << 24) | ((size_t)p[pos + 2] << 16) |
+                           ((size_t)p[pos + 3] << 8) | p[pos + 4]);
+        const uint8_t *m = p + pos;
+        if (m[0] == PG_FE_PARSE) {
+            const char *name = (const char *)m + 5;
             const char *sql = name + strlen(name) + 1;
             const classify_result *r = classify_cache_get(s->px->classify, sql);
             if (!r)
                 return false;
-            bool ok = true;
-            for (size_t i = 0; ok && i < r->n_stmts; i++) {
-                route_decision d;
-                route_decide(s->cfg->routes, &r->stmts[i], &d);
-                /* session and transaction commands may run on legacy alone
-                 * while no service database takes part in the session */
-                ok = d.action == ROUTE_RUN_LEGACY ||
-                     (d.action == ROUTE_RUN_EVERYWHERE && !any_service_joined(s));
+            ext_stmt probe = {.cls = r};
+            bool ok = r->n_stmts != 1;
+            if (!ok) {
+                route_decide(s->cfg->routes, &r->stmts[0], &probe.dec);
+                ok = legacy_alone(s, &probe);
             }
             classify_result_free(r);
-            if (!ok) {
-                snprintf(why, why_len,
-                         "pgtandem: the extended query protocol is not supported yet for "
-                         "statements that must run on a service database (\"%.80s\")",
-                         sql);
+            if (!ok)
                 return false;
-            }
+        } else {
+            const ext_stmt *st = referenced(s, m, mlen);
+            if (st && !legacy_alone(s, st))
+                return false;
         }
-        pos += 1 + mlen;
+        pos += mlen;
     }
     return true;
+}
+
+/* The registry's side of a fast-path batch: statements, portals, closes. */
+static void register_batch(session *s, const uint8_t *p, size_t len)
+{
+    ext_registry *r = &s->op->x.reg;
+    size_t pos = 0;
+    while (pos < len) {
+        size_t mlen = 1 + (((size_t)p[pos + 1] << 24) | ((size_t)p[pos + 2] << 16) |
+                           ((size_t)p[pos + 3] << 8) | p[pos + 4]);
+        const uint8_t *m = p + pos;
+        pg_bind_msg b;
+        pg_target_msg t;
+        if (m[0] == PG_FE_PARSE) {
+            ext_stmt *st = ext_stmt_new((const char *)m + 5, m, mlen);
+            if (st && (st->cls = classify_cache_get(s->px->classify, st->sql))) {
+                if (st->cls->n_stmts == 1) {
+                    route_decide(s->cfg->routes, &st->cls->stmts[0], &st->dec);
+                } else {
+                    st->dec.action = ROUTE_RUN_LEGACY;
+                    st->dec.service = -1;
+                }
+                st->prepared_on = 1; /* legacy */
+                st->fast_batch = true;
+                ext_put_stmt(r, st);
+            } else {
+                ext_stmt_unref(st);
+            }
+        } else if (m[0] == PG_FE_BIND && pg_decode_bind(m + 5, mlen - 5, &b)) {
+            ext_stmt *st = ext_find_stmt(r, b.statement);
+            if (st)
+                (void)ext_put_portal(r, b.portal, st);
+        } else if (m[0] == PG_FE_CLOSE && pg_decode_target(m + 5, mlen - 5, &t)) {
+            if (t.kind == 'S')
+                ext_drop_stmt(r, t.name);
+            else
+                ext_drop_portal(r, t.name);
+        }
+        pos += mlen;
+    }
+}
+
+/* After a fast-path batch: a failure means some of its statements may not
+ * exist on the server. Forgetting them is safe: pgtandem sends what it does
+ * not know to legacy, which is where they were prepared. */
+void rs_fast_batch_done(session *s)
+{
+    ext_registry *r = &s->op->x.reg;
+    ext_stmt *st, *tmp;
+    bool failed = s->legacy->last.error;
+    HASH_ITER(hh, r->stmts, st, tmp)
+    {
+        if (failed && st->fast_batch)
+            ext_drop_stmt(r, st->name);
+        else
+            st->fast_batch = false;
+    }
+    if (s->legacy->tx_status == PG_TX_IDLE)
+        ext_drop_portals(r);
 }
 
 /* Takes the next whole request from the client, if there is one. */
@@ -311,39 +425,34 @@ static void take_request(session *s)
         batch = true;
         pos += whole;
         if (f.type == PG_FE_SYNC || f.type == PG_FE_FLUSH || f.type == PG_FE_FUNCTION_CALL) {
-            char why[256];
+            route_op *op = s->op;
             bool synced = f.type != PG_FE_FLUSH;
-            const char *state = "0A000";
-            if (s->tx_poisoned) {
-                state = "25P02";
-                snprintf(why, sizeof(why), "current transaction is aborted, commands ignored "
-                                           "until end of transaction block");
-            }
-            if (s->tx_poisoned || !batch_routes_to_legacy(s, in->data, pos, why, sizeof(why))) {
-                /* like a server error, a refusal aborts the client's transaction */
-                if (s->tx_status != PG_TX_IDLE) {
-                    s->tx_poisoned = true;
-                    s->tx_status = PG_TX_FAILED;
+            pg_buf_init(&op->request);
+            if (batch_for_legacy(s, in->data, pos)) {
+                register_batch(s, in->data, pos);
+                if (synced) {
+                    op->kind = OP_SINGLE;
+                    op->first = s->legacy;
+                    op->fast_ext = true;
+                    pg_buf_put(&op->request, in->data, pos);
+                } else {
+                    /* replies to a Flush come without a ReadyForQuery */
+                    pg_buf_put(&s->legacy->s.out, in->data, pos);
+                    rs_flush_to(s, s->legacy);
                 }
-                pg_buf_error(&s->client.out, false, state, why);
-                if (synced)
-                    pg_buf_ready_for_query(&s->client.out, s->tx_status);
-                else
-                    s->skip_to_sync = true;
-                pg_buf_consume(in, pos);
-                return;
-            }
-            if (synced) {
-                route_op *op = s->op;
-                op->kind = OP_SINGLE;
-                op->first = s->legacy;
-                op->step = 0;
-                pg_buf_init(&op->request);
-                pg_buf_put(&op->request, in->data, pos);
+            } else if (f.type == PG_FE_FUNCTION_CALL) {
+                pg_buf_error(&s->client.out, false, "0A000",
+                             "pgtandem: a function call inside a batch that uses service "
+                             "databases is not supported");
+                s->skip_to_sync = true;
             } else {
-                /* replies to a Flush come without a ReadyForQuery */
-                pg_buf_put(&s->legacy->s.out, in->data, pos);
-                rs_flush_to(s, s->legacy);
+                op->kind = OP_EXT;
+                op->pos = 0;
+                pg_buf_put(&op->request, in->data, pos);
+            }
+            if (op->request.failed) {
+                session_close(s, "53200", "out of memory");
+                return;
             }
             pg_buf_consume(in, pos);
             return;
@@ -363,6 +472,7 @@ void rs_pump(session *s)
         case OP_ALL: rs_step_all(s); break;
         case OP_COMMIT: rs_step_commit(s); break;
         case OP_DUAL: rs_step_dual(s); break;
+        case OP_EXT: rs_step_ext(s); break;
         default: break;
         }
         if (s->state != SESSION_READY)
@@ -391,7 +501,10 @@ void session_route_client_input(session *s)
 {
     /* COPY data from the client belongs to the request in flight */
     route_op *op = s->op;
-    if (op->kind == OP_SINGLE && op->step == 1) {
+    backend *copy_to = op->kind == OP_SINGLE && op->step == 1 ? op->first
+                       : op->kind == OP_EXT                   ? op->x.copy_to
+                                                              : NULL;
+    if (copy_to) {
         pg_buf *in = &s->client.in;
         size_t pos = 0;
         while (pos < in->len) {
@@ -411,11 +524,11 @@ void session_route_client_input(session *s)
             pos += whole;
         }
         if (pos) {
-            pg_buf_put(&op->first->s.out, in->data, pos);
+            pg_buf_put(&copy_to->s.out, in->data, pos);
             pg_buf_consume(in, pos);
-            if (!rs_flush_to(s, op->first))
+            if (!rs_flush_to(s, copy_to))
                 return;
-            if (stream_pending(&op->first->s) > STREAM_HIGH_WATER)
+            if (stream_pending(&copy_to->s) > STREAM_HIGH_WATER)
                 stream_pause_read(&s->client);
         }
     }
@@ -443,6 +556,32 @@ static void note_reply(backend *b, uint8_t type, const uint8_t *body, size_t len
     }
 }
 
+/* The request at the head of b's queue has all its replies. */
+static void finish_request(backend *b)
+{
+    if (b->pending[0].mode == REPLY_CAPTURE)
+        b->capture_outcome = b->cur;
+    b->last = b->cur;
+    memset(&b->cur, 0, sizeof(b->cur));
+    memmove(b->pending, b->pending + 1, (b->n_pending - 1) * sizeof(b->pending[0]));
+    b->n_pending--;
+}
+
+/* An ErrorResponse to extended messages: the server now skips everything
+ * until Sync, so the requests queued behind it end with it, unanswered. */
+static void extended_failure(session *s, backend *b)
+{
+    b->ext_failed = true;
+    b->ext_error = b->cur;
+    if (b->pending[0].mode == REPLY_FORWARD)
+        s->op->x.client_error = true;
+    finish_request(b);
+    while (b->n_pending && b->pending[0].replies) {
+        b->cur = b->ext_error;
+        finish_request(b);
+    }
+}
+
 void session_route_backend_input(session *s, backend *b)
 {
     pg_buf *in = &b->s.in;
@@ -450,8 +589,9 @@ void session_route_backend_input(session *s, backend *b)
     bool done_any = false;
     while (pos < in->len && s->state == SESSION_READY) {
         size_t avail = in->len - pos;
-        reply_mode mode = b->n_pending ? b->pending[0] : REPLY_FORWARD;
-        bool to_client = mode == REPLY_FORWARD && (b->n_pending || b == s->legacy);
+        reply_wait *head = b->n_pending ? &b->pending[0] : NULL;
+        reply_mode mode = head ? head->mode : REPLY_FORWARD;
+        bool to_client = mode == REPLY_FORWARD && (head || b == s->legacy);
         if (b->stream_left) {
             pos += pg_buf_pass(to_client ? &s->client.out : NULL, in->data + pos, avail,
                                &b->stream_left);
@@ -492,34 +632,44 @@ void session_route_backend_input(session *s, backend *b)
                 pg_buf_put(&s->client.out, in->data + pos, whole);
             break;
         case PG_BE_NOTICE_RESPONSE:
-            if (to_client || (mode == REPLY_CAPTURE && b->n_pending))
+            if (to_client || (mode == REPLY_CAPTURE && head))
                 pg_buf_put(to_client ? &s->client.out : &b->captured, in->data + pos, whole);
             break;
         case PG_BE_READY_FOR_QUERY:
             b->tx_status = body[0];
-            if (!b->n_pending)
+            b->ext_failed = false;
+            if (!head)
                 break; /* answers a Sync we did not count; nothing to do */
             b->cur.tx_status = body[0];
             if (mode == REPLY_FORWARD) {
                 pg_buf_put(&s->client.out, in->data + pos, whole);
                 s->tx_status = body[0];
             }
-            if (mode == REPLY_CAPTURE)
-                b->capture_outcome = b->cur;
-            b->last = b->cur;
-            memset(&b->cur, 0, sizeof(b->cur));
-            memmove(b->pending, b->pending + 1, (b->n_pending - 1) * sizeof(b->pending[0]));
-            b->n_pending--;
+            finish_request(b);
             done_any = true;
             break;
         default:
             note_reply(b, f.type, body, f.body_len);
-            if (f.type == PG_BE_ERROR_RESPONSE && !b->n_pending && !from_legacy)
+            if (f.type == PG_BE_ERROR_RESPONSE && !head && !from_legacy)
                 break;
             if (to_client)
                 pg_buf_put(&s->client.out, in->data + pos, whole);
-            else if (mode == REPLY_CAPTURE && b->n_pending)
+            else if (mode == REPLY_CAPTURE && head)
                 pg_buf_put(&b->captured, in->data + pos, whole);
+            if (!head || !head->replies)
+                break;
+            /* extended messages sent with a Flush: count the ends of their replies */
+            if (f.type == PG_BE_COPY_IN_RESPONSE && to_client)
+                s->op->x.copy_to = b;
+            if (f.type == PG_BE_ERROR_RESPONSE) {
+                extended_failure(s, b);
+                done_any = true;
+            } else if (pg_ends_reply(f.type) && --head->replies == 0) {
+                finish_request(b);
+                done_any = true;
+            }
+            if (done_any && s->op->x.copy_to == b)
+                s->op->x.copy_to = NULL;
             break;
         }
         pos += whole;

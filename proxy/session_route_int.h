@@ -8,9 +8,10 @@
 #include <stdint.h>
 
 #include "proxy/backend.h"
+#include "proxy/catalog.h"
 #include "proxy/session.h"
 
-enum rs_op_kind { OP_NONE = 0, OP_SINGLE, OP_ALL, OP_COMMIT, OP_DUAL };
+enum rs_op_kind { OP_NONE = 0, OP_SINGLE, OP_ALL, OP_COMMIT, OP_DUAL, OP_EXT };
 
 /* backends */
 backend **rs_slot_of(session *s, int service);
@@ -18,6 +19,13 @@ backend *rs_side_backend(session *s, int service, route_side side);
 bool rs_ensure_backend(session *s, int service);
 bool rs_flush_to(session *s, backend *b);
 bool rs_send_query(session *s, backend *b, const char *sql, reply_mode mode);
+/* legacy first, then every service backend the session has */
+size_t rs_participants(session *s, backend **out);
+bool rs_all_idle(session *s);
+/* the order of COMMIT: 0 before 1 (legacy) before 2 */
+int rs_commit_group(session *s, const backend *b);
+bool rs_same_outcome(const backend_outcome *a, const backend_outcome *b);
+const char *rs_stmt_tables(const classify_stmt *st, char *buf, size_t len);
 
 /* replies to the client */
 void rs_deliver_captured(session *s, backend *b, uint8_t tx_status);
@@ -27,11 +35,18 @@ void rs_op_done(session *s);
 void rs_track_session_state(session *s, const classify_stmt *st, const char *sql,
                             uint8_t after);
 
+/* mirroring by row images (session_route.c) */
+bool rs_generates_values(session *s, const classify_stmt *st);
+bool rs_plan_images(session *s, const classify_stmt *st, const char *sql, char **rewritten,
+                    const catalog_table **table, char *msg, size_t msg_len);
+
 /* the steps of each kind of request; each returns when it must wait */
 void rs_step_single(session *s);
 void rs_step_all(session *s);
 void rs_step_commit(session *s);
 void rs_step_dual(session *s);
+void rs_step_ext(session *s); /* route_ext.c */
+void rs_fast_batch_done(session *s);
 
 /* runs the current request as far as it goes, then takes the next */
 void rs_pump(session *s);
