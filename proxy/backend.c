@@ -365,8 +365,32 @@ static bool push_pending(backend *b, reply_mode mode, uint32_t replies)
     return true;
 }
 
+/* A request for a backend whose connection is gone ends at once with that
+ * failure; a mirror's caller sees it as the secondary's error. Nothing can
+ * answer the client in its place, so a forwarded request is refused. */
+static bool send_to_closed(backend *b, reply_mode mode)
+{
+    b->last = b->ext_error;
+    if (mode == REPLY_CAPTURE)
+        b->capture_outcome = b->last;
+    return mode != REPLY_FORWARD;
+}
+
+void backend_mark_lost(backend *b, const char *why)
+{
+    set_state(b, BACKEND_CLOSED);
+    stream_close(&b->s);
+    b->ext_failed = true;
+    memset(&b->ext_error, 0, sizeof(b->ext_error));
+    b->ext_error.error = true;
+    snprintf(b->ext_error.sqlstate, sizeof(b->ext_error.sqlstate), "08006");
+    snprintf(b->ext_error.message, sizeof(b->ext_error.message), "%s", why);
+}
+
 bool backend_send_query(backend *b, const char *sql, reply_mode mode)
 {
+    if (b->state == BACKEND_CLOSED)
+        return send_to_closed(b, mode);
     if (!push_pending(b, mode, 0))
         return false;
     pg_buf_query(&b->s.out, sql);
@@ -375,6 +399,8 @@ bool backend_send_query(backend *b, const char *sql, reply_mode mode)
 
 bool backend_send_raw(backend *b, const uint8_t *msgs, size_t len, reply_mode mode)
 {
+    if (b->state == BACKEND_CLOSED)
+        return send_to_closed(b, mode);
     if (!push_pending(b, mode, 0))
         return false;
     pg_buf_put(&b->s.out, msgs, len);
@@ -383,6 +409,8 @@ bool backend_send_raw(backend *b, const uint8_t *msgs, size_t len, reply_mode mo
 
 bool backend_send_ext(backend *b, const uint8_t *msgs, size_t len, reply_mode mode)
 {
+    if (b->state == BACKEND_CLOSED)
+        return send_to_closed(b, mode);
     size_t replies = pg_count_replies(msgs, len);
     if (b->ext_failed || replies == 0) {
         b->last = b->ext_failed ? b->ext_error : (backend_outcome){0};
@@ -399,5 +427,5 @@ bool backend_send_ext(backend *b, const uint8_t *msgs, size_t len, reply_mode mo
 
 bool backend_idle(const backend *b)
 {
-    return b->state == BACKEND_READY && b->n_pending == 0;
+    return (b->state == BACKEND_READY || b->state == BACKEND_CLOSED) && b->n_pending == 0;
 }

@@ -89,7 +89,11 @@ bool backend_send_raw(backend *b, const uint8_t *msgs, size_t len, reply_mode mo
  * until Sync, so they are not sent and end at once with that failure. */
 bool backend_send_ext(backend *b, const uint8_t *msgs, size_t len, reply_mode mode)
     __attribute__((warn_unused_result));
+/* Ready with nothing in flight, or lost with nothing left to wait for. */
 bool backend_idle(const backend *b);
+/* The connection is gone: closes it; every later request ends at once with
+ * an 08006 failure (see send_to_closed). */
+void backend_mark_lost(backend *b, const char *why);
 void backend_free(backend *b);
 const char *backend_state_name(backend_state st);
 

@@ -44,6 +44,8 @@ bool rs_ensure_backend(session *s, int service)
         return false;
     }
     backend *b = *slot;
+    if (b->state == BACKEND_CLOSED)
+        return true; /* lost: requests fail at once until the request ends */
     if (b->state != BACKEND_READY || b->n_pending)
         return false;
     if (!b->joined) {
@@ -77,6 +79,8 @@ bool rs_ensure_backend(session *s, int service)
 
 bool rs_flush_to(session *s, backend *b)
 {
+    if (b->state == BACKEND_CLOSED)
+        return true;
     if (!stream_flush(&b->s)) {
         session_backend_failed(s, b, "08006", "lost connection");
         return false;
@@ -152,6 +156,19 @@ void rs_deliver_captured(session *s, backend *b, uint8_t tx_status)
     pg_buf_ready_for_query(&s->client.out, tx_status);
 }
 
+const char *rs_aborted_text(session *s)
+{
+    static char text[300];
+    int lost = s->op->x.lost_service;
+    if (lost <= 0 || (size_t)lost > s->cfg->n_services)
+        return "current transaction is aborted, commands ignored until end of transaction block";
+    snprintf(text, sizeof(text),
+             "current transaction is aborted: pgtandem lost the connection to the database of "
+             "service %s in the middle of it (on_mirror_failure = fail); roll back and retry",
+             s->cfg->services[lost - 1].name);
+    return text;
+}
+
 void rs_reply_error(session *s, const char *sqlstate, const char *msg, uint8_t tx_status)
 {
     pg_buf_error(&s->client.out, false, sqlstate, msg);
@@ -168,6 +185,23 @@ void rs_reply_command(session *s, const char *tag, uint8_t tx_status)
     pg_buf_ready_for_query(&s->client.out, tx_status);
 }
 
+/* Lost service backends go once no request refers to them; the next
+ * statement for the service connects afresh. */
+void rs_drop_lost(session *s)
+{
+    route_op *op = s->op;
+    for (size_t i = 0; i < s->cfg->n_services; i++) {
+        if (s->services[i] && s->services[i]->state == BACKEND_CLOSED) {
+            uint64_t bit = (uint64_t)1 << (i + 1);
+            op->x.touched &= ~bit;
+            for (ext_stmt *st = op->x.reg.stmts; st; st = st->hh.next)
+                st->prepared_on &= ~bit;
+            backend_free(s->services[i]);
+            s->services[i] = NULL;
+        }
+    }
+}
+
 void rs_op_done(session *s)
 {
     route_op *op = s->op;
@@ -181,6 +215,7 @@ void rs_op_done(session *s)
     pg_buf_reset(&s->legacy->captured);
     ext_stmt_unref(op->unit);
     ext_stmt_unref(op->replaced);
+    rs_drop_lost(s);
     route_ext_state keep = op->x;
     memset(op, 0, sizeof(*op));
     op->x = keep;

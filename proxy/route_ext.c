@@ -252,8 +252,7 @@ static bool decide(session *s, ext_stmt *st, char *why, size_t why_len, const ch
     if (s->tx_poisoned && !(c->kind == CLASSIFY_TX_CONTROL &&
                             (c->tx == CLASSIFY_TX_COMMIT || c->tx == CLASSIFY_TX_ROLLBACK))) {
         *sqlstate = "25P02";
-        snprintf(why, why_len, "current transaction is aborted, commands ignored until end of "
-                               "transaction block");
+        snprintf(why, why_len, "%s", rs_aborted_text(s));
         return false;
     }
     route_decide(s->cfg->routes, c, &st->dec);
@@ -668,6 +667,7 @@ static msg_result exec_aborted_done(session *s)
     if (!rs_all_idle(s))
         return MSG_WAIT;
     s->tx_poisoned = false;
+    s->op->x.lost_service = 0;
     pg_buf_begin_msg(&s->client.out, PG_BE_COMMAND_COMPLETE);
     pg_buf_put_cstring(&s->client.out, "ROLLBACK");
     pg_buf_end_msg(&s->client.out);
@@ -833,6 +833,15 @@ deliver:
     return MSG_DONE;
 }
 
+/* The secondary's SQLSTATE for the client, except a lost connection: the
+ * client's own connection is fine, and 08xxx would tell it otherwise. */
+static const char *mirror_sqlstate(const backend_outcome *q)
+{
+    if (!q->error || strncmp(q->sqlstate, "08", 2) == 0)
+        return "XX000";
+    return q->sqlstate;
+}
+
 static msg_result dual_secondary_done(session *s)
 {
     route_op *op = s->op;
@@ -860,7 +869,7 @@ static msg_result dual_secondary_done(session *s)
                      s->cfg->services[st->dec.service].name,
                      q->error ? q->message : st->images ? qdesc : q->tag);
             pg_buf_reset(&op->first->captured);
-            client_error(s, q->error ? q->sqlstate : "XX000", text);
+            client_error(s, mirror_sqlstate(q), text);
             return MSG_DONE;
         }
     }

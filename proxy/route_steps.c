@@ -99,6 +99,7 @@ void rs_step_commit(session *s)
     }
     if (op->step == 10) {
         s->tx_poisoned = false;
+        op->x.lost_service = 0;
         pg_buf_reset(&s->tx_log);
         pg_buf_reset(&s->tx_session_log);
         rs_reply_command(s, "ROLLBACK", PG_TX_IDLE);
@@ -272,10 +273,9 @@ void rs_step_dual(session *s)
             divergence_record(s, op->dec.service, "outcome differs", st->fingerprint,
                               rs_stmt_tables(st, tables, sizeof(tables)), p, q);
             if (s->cfg->on_mirror_failure == MIRROR_FAIL) {
-                if (q->error)
-                    snprintf(op->error_state, sizeof(op->error_state), "%s", q->sqlstate);
-                else
-                    snprintf(op->error_state, sizeof(op->error_state), "XX000");
+                /* a lost secondary is not the client's connection: no 08xxx */
+                snprintf(op->error_state, sizeof(op->error_state), "%s",
+                         q->error && strncmp(q->sqlstate, "08", 2) != 0 ? q->sqlstate : "XX000");
                 char qdesc[96];
                 if (op->images && !q->error)
                     snprintf(qdesc, sizeof(qdesc), "%llu of %llu rows applied",

@@ -274,6 +274,11 @@ void session_backend_ready(session *s, backend *b)
 void session_backend_failed(session *s, backend *b, const char *sqlstate, const char *why)
 {
     log_warn("session %llu backend %s: %s", (unsigned long long)s->id, b->target->name, why);
+    if (s->routed && b != s->legacy && s->state == SESSION_READY) {
+        /* a service database is not the session: its writes fail, policy decides */
+        session_route_backend_lost(s, b, why);
+        return;
+    }
     /* the client sees the server's failure as the reason its session ends,
      * unless the server already told it (a FATAL error it relayed) */
     session_close(s, b->sent_fatal ? NULL : sqlstate ? sqlstate : "08006", why);

@@ -41,6 +41,7 @@ typedef struct route_ext_state {
     bool window_failed;  /* an error since the last Sync: the rest is skipped until it */
     bool client_error;   /* a forwarded reply was an ErrorResponse */
     struct backend *copy_to; /* a COPY FROM STDIN in progress on this backend */
+    int lost_service;        /* 1 + the service whose loss aborted the transaction; 0: none */
 } route_ext_state;
 
 /* The request a routed session is working on (session_route.c). */
@@ -139,6 +140,7 @@ void session_relay_backend_drained(session *s, backend *b);
 void session_route_client_input(session *s);
 void session_route_backend_input(session *s, backend *b);
 void session_route_backend_ready(session *s, backend *b);
+void session_route_backend_lost(session *s, backend *b, const char *why);
 
 /* called by backend.c */
 void session_backend_ready(session *s, backend *b);

@@ -20,12 +20,12 @@
 
 #include "protocol/pg_codes.h"
 #include "protocol/pg_ext.h"
-#include "proxy/ext_registry.h"
 #include "protocol/pg_frame.h"
 #include "protocol/pg_msg.h"
 #include "proxy/backend.h"
 #include "proxy/catalog.h"
 #include "proxy/divergence.h"
+#include "proxy/ext_registry.h"
 #include "proxy/log.h"
 #include "proxy/row_images.h"
 #include "routing/rewrite.h"
@@ -54,9 +54,7 @@ static bool poisoned_request(session *s, const classify_stmt *st)
         s->op->kind = OP_COMMIT; /* rolls back everywhere, answers ROLLBACK */
         return false;
     }
-    rs_reply_error(s, "25P02",
-                "current transaction is aborted, commands ignored until end of transaction block",
-                PG_TX_FAILED);
+    rs_reply_error(s, "25P02", rs_aborted_text(s), PG_TX_FAILED);
     return true;
 }
 
@@ -467,6 +465,7 @@ void rs_pump(session *s)
         if (s->state != SESSION_READY)
             return;
         route_op *op = s->op;
+        int kind = op->kind, step = op->step;
         switch (op->kind) {
         case OP_SINGLE: rs_step_single(s); break;
         case OP_ALL: rs_step_all(s); break;
@@ -477,8 +476,14 @@ void rs_pump(session *s)
         }
         if (s->state != SESSION_READY)
             return;
-        if (op->kind != OP_NONE)
-            break;
+        if (op->kind != OP_NONE) {
+            /* a step that moved on may go further at once (a lost
+             * backend answers nothing); one that waits waits for I/O */
+            if (op->kind == kind && op->step == step)
+                break;
+            continue;
+        }
+        rs_drop_lost(s);
         size_t before = s->client.in.len;
         take_request(s);
         if (s->state != SESSION_READY)
@@ -691,6 +696,44 @@ void session_route_backend_input(session *s, backend *b)
         session_close(s, NULL, "client connection lost");
     else if (stream_pending(&s->client) > STREAM_HIGH_WATER)
         stream_pause_read(&b->s);
+}
+
+/* A service backend's connection is gone. What it owed the client becomes an
+ * error; what it owed pgtandem becomes a failed outcome, which the request in
+ * progress handles like any secondary failure (on_mirror_failure). The
+ * backend is dropped when that request ends; the next statement for the
+ * service connects afresh. */
+void session_route_backend_lost(session *s, backend *b, const char *why)
+{
+    char m[400];
+    snprintf(m, sizeof(m), "pgtandem: lost the connection to the database of service %s: %s",
+             s->cfg->services[b->service].name, why);
+    backend_mark_lost(b, m);
+    bool in_tx = s->tx_status != PG_TX_IDLE;
+    for (size_t i = 0; i < b->n_pending; i++) {
+        if (b->pending[i].mode == REPLY_FORWARD) {
+            pg_buf_error(&s->client.out, false, "08006", m);
+            if (b->pending[i].replies == 0)
+                pg_buf_ready_for_query(&s->client.out, in_tx ? PG_TX_FAILED : PG_TX_IDLE);
+            else
+                s->op->x.client_error = true;
+            s->tx_poisoned = s->tx_poisoned || in_tx;
+        }
+        b->last = b->ext_error;
+        if (b->pending[i].mode == REPLY_CAPTURE)
+            b->capture_outcome = b->last;
+    }
+    b->n_pending = 0;
+    if (in_tx) { /* what it wrote earlier in this transaction died with it */
+        divergence_record(s, b->service, "secondary connection lost inside a transaction", "",
+                          "", NULL, &b->ext_error);
+        if (s->cfg->on_mirror_failure == MIRROR_FAIL) {
+            /* the client's transaction can't commit on both sides any more */
+            s->tx_poisoned = true;
+            s->op->x.lost_service = b->service + 1;
+        }
+    }
+    rs_pump(s);
 }
 
 void session_route_backend_ready(session *s, backend *b)

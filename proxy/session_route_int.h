@@ -29,9 +29,12 @@ const char *rs_stmt_tables(const classify_stmt *st, char *buf, size_t len);
 
 /* replies to the client */
 void rs_deliver_captured(session *s, backend *b, uint8_t tx_status);
+/* 25P02's text, with the reason when pgtandem aborted the transaction */
+const char *rs_aborted_text(session *s);
 void rs_reply_error(session *s, const char *sqlstate, const char *msg, uint8_t tx_status);
 void rs_reply_command(session *s, const char *tag, uint8_t tx_status);
 void rs_op_done(session *s);
+void rs_drop_lost(session *s);
 void rs_track_session_state(session *s, const classify_stmt *st, const char *sql,
                             uint8_t after);
 
