@@ -237,6 +237,11 @@ static bool send_to_targets(session *s, ext_stmt *st, backend **list, size_t n,
     return true;
 }
 
+bool rs_split_hides(uint8_t type)
+{
+    return type == PG_BE_PARSE_COMPLETE || type == PG_BE_BIND_COMPLETE || type == PG_BE_NO_DATA;
+}
+
 /* ------------------------------------------------------------------- Parse */
 
 static bool decide(session *s, ext_stmt *st, char *why, size_t why_len, const char **sqlstate)
@@ -375,7 +380,7 @@ static msg_result parse_images_done(session *s)
         size_t mlen = ((size_t)cap->data[pos + 1] << 24) | ((size_t)cap->data[pos + 2] << 16) |
                       ((size_t)cap->data[pos + 3] << 8) | cap->data[pos + 4];
         const uint8_t *whole = cap->data + pos;
-        if (type == PG_BE_PARSE_COMPLETE || type == PG_BE_ERROR_RESPONSE ||
+        if ((type == PG_BE_PARSE_COMPLETE && !op->split) || type == PG_BE_ERROR_RESPONSE ||
             type == PG_BE_NOTICE_RESPONSE)
             pg_buf_put(&s->client.out, whole, 1 + mlen);
         if (type == PG_BE_PARSE_COMPLETE)
@@ -553,9 +558,11 @@ static msg_result describe_images_done(session *s)
     while (pos + 5 <= cap->len) {
         size_t mlen = ((size_t)cap->data[pos + 1] << 24) | ((size_t)cap->data[pos + 2] << 16) |
                       ((size_t)cap->data[pos + 3] << 8) | cap->data[pos + 4];
-        if (cap->data[pos] == PG_BE_ROW_DESCRIPTION)
+        if (cap->data[pos] == PG_BE_ROW_DESCRIPTION && !(op->split && !op->unit->client_cols))
             put_cut_row_description(&s->client.out, cap->data + pos, 1 + mlen,
                                     op->unit->client_cols);
+        else if (cap->data[pos] == PG_BE_ROW_DESCRIPTION)
+            ; /* NoData, which a simple query does not have */
         else
             pg_buf_put(&s->client.out, cap->data + pos, 1 + mlen);
         pos += 1 + mlen;

@@ -69,6 +69,7 @@ typedef struct route_op {
     struct ext_stmt *replaced; /* a named statement a Parse is replacing, until confirmed */
     struct backend *target;    /* the backend answering the message in progress */
     bool fast_ext;             /* an extended batch sent to legacy whole */
+    bool split;                /* a simple query run as an extended batch */
     route_ext_state x;         /* kept by rs_op_done */
 } route_op;
 

@@ -137,6 +137,41 @@ static bool plan_row_images(session *s, const classify_stmt *st)
     return true;
 }
 
+/* A query string whose statements go to different places runs as one
+ * extended-protocol batch, a statement at a time, in one implicit
+ * transaction, as PostgreSQL runs a multi-statement query; the replies only
+ * the extended protocol has are dropped (see op->split). */
+static void split_query(session *s, const char *sql)
+{
+    route_op *op = s->op;
+    pg_buf batch;
+    pg_buf_init(&batch);
+    for (size_t i = 0; i < op->cls->n_stmts; i++) {
+        const classify_stmt *st = &op->cls->stmts[i];
+        char *text = strndup(sql + st->loc, st->len);
+        if (!text) {
+            batch.failed = true;
+            break;
+        }
+        pg_buf_parse(&batch, "", text);
+        free(text);
+        pg_buf_bind_text(&batch, "", "", NULL, 0);
+        pg_buf_describe(&batch, 'P', "");
+        pg_buf_execute(&batch, "", 0);
+    }
+    pg_buf_simple(&batch, PG_FE_SYNC);
+    if (batch.failed) {
+        pg_buf_free(&batch);
+        session_close(s, "53200", "out of memory");
+        return;
+    }
+    pg_buf_free(&op->request);
+    op->request = batch;
+    op->kind = OP_EXT;
+    op->pos = 0;
+    op->split = true;
+}
+
 static void start_query(session *s, const uint8_t *msg, size_t len)
 {
     route_op *op = s->op;
@@ -159,10 +194,7 @@ static void start_query(session *s, const uint8_t *msg, size_t len)
         route_decision other;
         route_decide(s->cfg->routes, &op->cls->stmts[i], &other);
         if (other.action != ROUTE_RUN_LEGACY || op->dec.action != ROUTE_RUN_LEGACY) {
-            reject(s, "0A000",
-                   "pgtandem: a query string with several statements that touch migrated "
-                   "tables is not supported yet; send the statements one at a time");
-            rs_op_done(s);
+            split_query(s, sql);
             return;
         }
     }
@@ -657,7 +689,7 @@ void session_route_backend_input(session *s, backend *b)
             note_reply(b, f.type, body, f.body_len);
             if (f.type == PG_BE_ERROR_RESPONSE && !head && !from_legacy)
                 break;
-            if (to_client)
+            if (to_client && !(s->op->split && head && head->replies && rs_split_hides(f.type)))
                 pg_buf_put(&s->client.out, in->data + pos, whole);
             else if (mode == REPLY_CAPTURE && head)
                 pg_buf_put(&b->captured, in->data + pos, whole);

@@ -50,6 +50,8 @@ void rs_step_commit(session *s);
 void rs_step_dual(session *s);
 void rs_step_ext(session *s); /* route_ext.c */
 void rs_fast_batch_done(session *s);
+/* replies of a split simple query that a simple-protocol client must not see */
+bool rs_split_hides(uint8_t type);
 
 /* runs the current request as far as it goes, then takes the next */
 void rs_pump(session *s);
