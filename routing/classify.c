@@ -216,6 +216,15 @@ static const classify_name *copy_names(classify_arena *a, const classify_names *
     return v;
 }
 
+/* The INSERT and UPDATE column arrays are already in the arena, but their strings still
+ * point into the tree. */
+static void copy_columns(classify_arena *a, const char *const *columns, size_t n, bool *oom)
+{
+    const char **cols = (const char **)columns;
+    for (size_t i = 0; i < n; i++)
+        cols[i] = copy_opt(a, cols[i], oom);
+}
+
 /* Moves everything the statement points at out of the parse tree into the arena. */
 static bool finish_stmt(classify_arena *a, const classify_walk *w, classify_stmt *st)
 {
@@ -230,12 +239,8 @@ static bool finish_stmt(classify_arena *a, const classify_walk *w, classify_stmt
     st->name = copy_opt(a, st->name, &oom);
     st->target.schema = copy_opt(a, st->target.schema, &oom);
     st->target.name = copy_opt(a, st->target.name, &oom);
-    if (st->insert.n_columns > 0) {
-        /* describe_insert built this array in the arena with pointers into the tree */
-        const char **cols = (const char **)st->insert.columns;
-        for (size_t i = 0; i < st->insert.n_columns; i++)
-            cols[i] = copy_opt(a, cols[i], &oom);
-    }
+    copy_columns(a, st->insert.columns, st->insert.n_columns, &oom);
+    copy_columns(a, st->update.columns, st->update.n_columns, &oom);
     return !oom;
 }
 

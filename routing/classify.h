@@ -1,5 +1,5 @@
 /* SQL classification: what a query string does (kind, tables read and written, functions
- * called, INSERT shape, fingerprint), per statement, from libpg_query's parse tree.
+ * called, INSERT shape, UPDATE SET list, fingerprint), per statement, from libpg_query's parse tree.
  * Pure: no I/O, no global state besides libpg_query's own per-thread memory context. */
 #ifndef PGT_ROUTING_CLASSIFY_H
 #define PGT_ROUTING_CLASSIFY_H
@@ -127,6 +127,19 @@ typedef struct classify_insert {
     classify_on_conflict on_conflict;
 } classify_insert;
 
+/* SET list of the same statement-level UPDATE (top-level, or inner of PREPARE and EXPLAIN;
+ * UPDATEs inside WITH are not described), or of that INSERT's ON CONFLICT DO UPDATE, for
+ * deciding how to mirror it. Not present for DO NOTHING or any other statement. */
+typedef struct classify_update {
+    bool present;
+    /* The assigned columns in SET order, one per assignment, spelt as PostgreSQL resolved
+     * them: `SET (a, b) = ...` gives a and b; `SET c[1] = ..., c.f = ...` gives c twice. */
+    const char *const *columns;
+    size_t n_columns;
+    bool sets_default; /* a column is assigned the DEFAULT keyword, alone or in a row:
+                          each database then computes that value itself */
+} classify_update;
+
 typedef struct classify_stmt {
     classify_kind kind;
     size_t loc, len; /* byte range in the input, surrounding whitespace trimmed, no ';' */
@@ -182,6 +195,7 @@ typedef struct classify_stmt {
     classify_dml dml;     /* which of those `target` is the table of */
     bool returning;       /* INSERT/UPDATE/DELETE ... RETURNING */
     classify_insert insert;
+    classify_update update; /* an UPDATE's, or the INSERT's ON CONFLICT DO UPDATE's */
     classify_copy_dir copy;
 
     char fingerprint[17]; /* pg_query_fingerprint, 16 hex digits; "" when not parsed */

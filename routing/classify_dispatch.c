@@ -1,6 +1,6 @@
 /* Per-statement classification: maps one parsed statement to its kind and sub-kind, fills
- * the transaction/session/utility details and the INSERT shape, and runs the walker over
- * the parts whose tables and functions matter. */
+ * the transaction/session/utility details, the INSERT shape and the UPDATE SET list, and
+ * runs the walker over the parts whose tables and functions matter. */
 #include <string.h>
 
 #include "routing/classify_internal.h"
@@ -153,7 +153,9 @@ static bool describe_insert(classify_arena *arena, classify_stmt *st,
             break;
         case PG_QUERY__ON_CONFLICT_ACTION__ONCONFLICT_UPDATE:
             ins->on_conflict = CLASSIFY_ON_CONFLICT_UPDATE;
-            break;
+            return classify_describe_set_list(arena, &st->update,
+                                              s->on_conflict_clause->target_list,
+                                              s->on_conflict_clause->n_target_list);
         default:
             break;
         }
@@ -459,9 +461,13 @@ static classify_kind dispatch(classify_walk *w, classify_arena *arena,
         return CLASSIFY_WRITE;
     case PG_QUERY__NODE__NODE_UPDATE_STMT:
         if (!st->target.name) {
-            set_target(st, n->update_stmt->relation);
+            const PgQuery__UpdateStmt *u = n->update_stmt;
+            set_target(st, u->relation);
             st->dml = CLASSIFY_DML_UPDATE;
-            st->returning = n->update_stmt->n_returning_list > 0;
+            st->returning = u->n_returning_list > 0;
+            if (!classify_describe_set_list(arena, &st->update, u->target_list,
+                                            u->n_target_list))
+                w->oom = true;
         }
         classify_walk_node(w, n, CLASSIFY_ROLE_READ);
         return CLASSIFY_WRITE;

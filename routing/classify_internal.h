@@ -57,9 +57,14 @@ void classify_walk_name_list(classify_walk *w, PgQuery__Node *const *items, size
                              classify_role role);
 
 /* ---- per-statement dispatch: fills kind and details in `st` (strings still point into
- * the tree) and the walker's lists; `arena` holds the INSERT column array. */
+ * the tree) and the walker's lists; `arena` holds the INSERT and UPDATE column arrays. */
 CLASSIFY_MUST_CHECK bool classify_dispatch(classify_walk *w, classify_arena *arena,
                                            const PgQuery__Node *stmt, classify_stmt *st);
+
+/* ---- SET lists (classify_update.c): describes the ResTargets of an UPDATE or of ON
+ * CONFLICT DO UPDATE into `up`; the column array lives in `arena`, the names in the tree. */
+CLASSIFY_MUST_CHECK bool classify_describe_set_list(classify_arena *arena, classify_update *up,
+                                                    PgQuery__Node *const *targets, size_t n);
 
 /* ---- guards against input that would overflow the C stack in libpg_query, protobuf-c or
  * the walker: all three recurse once per level of the tree. */

@@ -3,87 +3,7 @@
  * ReadyForQuery, the implicit transaction rolled back), a Sync after every
  * statement (an error only spoils its own segment), a Flush without Sync
  * (results must arrive before the Sync), and named statements with Describe. */
-#include "itest.h"
-
-#define MAX_EVENTS 4096
-
-struct tally {
-    int ok, errors, aborted, syncs, tuples;
-    char first_error[6];
-    int first_error_at; /* 1-based statement number */
-};
-
-/* Reads results until `want_syncs` PIPELINE_SYNC results have arrived. */
-static void collect(PGconn *c, int want_syncs, struct tally *t)
-{
-    int stmt = 1, guard = 0;
-    memset(t, 0, sizeof *t);
-    while (t->syncs < want_syncs) {
-        PGresult *r = it_get_result(c, 15);
-        if (++guard > MAX_EVENTS)
-            it_fail("too many results: %d syncs of %d seen", t->syncs, want_syncs);
-        if (r == NULL) { /* end of one statement's results */
-            stmt++;
-            continue;
-        }
-        switch (PQresultStatus(r)) {
-        case PGRES_COMMAND_OK:
-            t->ok++;
-            break;
-        case PGRES_TUPLES_OK:
-            t->ok++;
-            t->tuples++;
-            break;
-        case PGRES_FATAL_ERROR:
-            if (t->errors++ == 0) {
-                snprintf(t->first_error, sizeof t->first_error, "%s", it_sqlstate(r));
-                t->first_error_at = stmt;
-            }
-            break;
-        case PGRES_PIPELINE_ABORTED:
-            t->aborted++;
-            break;
-        case PGRES_PIPELINE_SYNC:
-            t->syncs++; /* not followed by a NULL */
-            break;
-        default:
-            it_fail("unexpected result %s", PQresStatus(PQresultStatus(r)));
-        }
-        PQclear(r);
-    }
-}
-
-static void enter(PGconn *c)
-{
-    if (!PQenterPipelineMode(c))
-        it_fail("PQenterPipelineMode: %s", it_msg(PQerrorMessage(c)));
-}
-
-static void leave(PGconn *c)
-{
-    /* fails if anything is still pending: the proxy sent fewer or more results */
-    PGresult *extra;
-    if (PQpipelineStatus(c) == PQ_PIPELINE_ON && (extra = PQgetResult(c)) != NULL)
-        it_fail("unexpected extra result after the last sync: %s",
-                PQresStatus(PQresultStatus(extra)));
-    if (!PQexitPipelineMode(c))
-        it_fail("PQexitPipelineMode: %s", it_msg(PQerrorMessage(c)));
-}
-
-static void send_params(PGconn *c, const char *sql, int value)
-{
-    char buf[16];
-    const char *vals[1] = {buf};
-    snprintf(buf, sizeof buf, "%d", value);
-    if (!PQsendQueryParams(c, sql, 1, NULL, vals, NULL, NULL, 0))
-        it_fail("send %s: %s", sql, it_msg(PQerrorMessage(c)));
-}
-
-static void send_sync(PGconn *c)
-{
-    if (!PQpipelineSync(c))
-        it_fail("PQpipelineSync: %s", it_msg(PQerrorMessage(c)));
-}
+#include "itest_pipeline.h"
 
 static long count_rows(PGconn *c, const char *table)
 {
@@ -105,18 +25,18 @@ static void reset_table(PGconn *c, const char *table)
 static void one_sync(PGconn *c, const char *table, int n, int fail_at, int dup)
 {
     char ins[128], bad[128];
-    struct tally t;
+    struct it_tally t;
     const char *want = dup ? "23505" : "22012";
     reset_table(c, table);
     snprintf(ins, sizeof ins, "insert into %s values ($1::int)", table);
     snprintf(bad, sizeof bad, dup ? "insert into %s values ($1::int - 1)" : "select 1/($1::int * 0)",
              table);
-    enter(c);
+    it_pipe_enter(c);
     for (int i = 1; i <= n; i++)
-        send_params(c, i == fail_at ? bad : ins, i);
-    send_sync(c);
-    collect(c, 1, &t);
-    leave(c);
+        it_pipe_send_int(c, i == fail_at ? bad : ins, i);
+    it_pipe_sync(c);
+    it_pipe_collect(c, 1, &t);
+    it_pipe_leave(c);
     if (t.ok != fail_at - 1 || t.errors != 1 || t.aborted != n - fail_at || t.syncs != 1)
         it_fail("%d statements, one Sync, #%d failing: got ok=%d errors=%d aborted=%d syncs=%d; "
                 "want ok=%d errors=1 aborted=%d syncs=1",
@@ -133,18 +53,18 @@ static void one_sync(PGconn *c, const char *table, int n, int fail_at, int dup)
 static void sync_each(PGconn *c, const char *table)
 {
     char ins[128], bad[64];
-    struct tally t;
+    struct it_tally t;
     const int n = 5;
     reset_table(c, table);
     snprintf(ins, sizeof ins, "insert into %s values ($1::int)", table);
     snprintf(bad, sizeof bad, "select 1/($1::int * 0)");
-    enter(c);
+    it_pipe_enter(c);
     for (int i = 1; i <= n; i++) {
-        send_params(c, i == 2 ? bad : ins, i);
-        send_sync(c);
+        it_pipe_send_int(c, i == 2 ? bad : ins, i);
+        it_pipe_sync(c);
     }
-    collect(c, n, &t);
-    leave(c);
+    it_pipe_collect(c, n, &t);
+    it_pipe_leave(c);
     if (t.syncs != n || t.ok != n - 1 || t.errors != 1 || t.aborted != 0)
         it_fail("Sync after each of %d, #2 failing: ok=%d errors=%d aborted=%d syncs=%d", n, t.ok,
                 t.errors, t.aborted, t.syncs);
@@ -157,8 +77,8 @@ static void sync_each(PGconn *c, const char *table)
 static void flush_without_sync(PGconn *c)
 {
     PGresult *r;
-    enter(c);
-    send_params(c, "select $1::int + 1", 41);
+    it_pipe_enter(c);
+    it_pipe_send_int(c, "select $1::int + 1", 41);
     if (!PQsendFlushRequest(c) || PQflush(c) != 0)
         it_fail("PQsendFlushRequest: %s", it_msg(PQerrorMessage(c)));
     r = it_get_result(c, 5); /* must arrive with no Sync sent */
@@ -167,12 +87,12 @@ static void flush_without_sync(PGconn *c)
     PQclear(r);
     if ((r = it_get_result(c, 5)) != NULL)
         it_fail("Flush: extra result %s", PQresStatus(PQresultStatus(r)));
-    send_sync(c);
+    it_pipe_sync(c);
     r = it_get_result(c, 5);
     if (PQresultStatus(r) != PGRES_PIPELINE_SYNC)
         it_fail("after Flush, Sync gave %s", PQresStatus(PQresultStatus(r)));
     PQclear(r);
-    leave(c);
+    it_pipe_leave(c);
     it_ok("Parse/Bind/Execute + Flush without Sync: result arrived before the Sync");
 }
 
@@ -182,7 +102,7 @@ static void named_statements(PGconn *c)
     const char *vals[1];
     char buf[16];
     long sum = 0;
-    enter(c);
+    it_pipe_enter(c);
     if (!PQsendPrepare(c, "itest_double", "select $1::int * 2", 1, NULL))
         it_fail("PQsendPrepare: %s", it_msg(PQerrorMessage(c)));
     for (int i = 1; i <= 3; i++) {
@@ -193,7 +113,7 @@ static void named_statements(PGconn *c)
     }
     if (!PQsendDescribePrepared(c, "itest_double"))
         it_fail("PQsendDescribePrepared: %s", it_msg(PQerrorMessage(c)));
-    send_sync(c);
+    it_pipe_sync(c);
     r = it_get_result(c, 10);
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
         it_fail("Parse of a named statement: %s %s", PQresStatus(PQresultStatus(r)),
@@ -223,7 +143,7 @@ static void named_statements(PGconn *c)
     if (PQresultStatus(r) != PGRES_PIPELINE_SYNC)
         it_fail("want PIPELINE_SYNC, got %s", PQresStatus(PQresultStatus(r)));
     PQclear(r);
-    leave(c);
+    it_pipe_leave(c);
     if (sum != 12)
         it_fail("named statement results sum to %ld, want 12", sum);
     it_exec_clear(c, "deallocate itest_double");

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "routing/classify.h"
+#include "tests/unit/expect_columns.h"
 
 static const classify_stmt *only_stmt(const classify_result *r, const char *sql)
 {
@@ -77,25 +78,6 @@ static const icase inserts[] = {
      1, false, false, false, false, CLASSIFY_ON_CONFLICT_NONE},
 };
 
-static void expect_columns(const char *sql, const classify_insert *ins, const char *want)
-{
-    if (!want) {
-        cr_expect_eq(ins->n_columns, 0, "[%s]: %zu columns", sql, ins->n_columns);
-        cr_expect_null(ins->columns, "[%s]: columns array", sql);
-        return;
-    }
-    size_t i = 0;
-    for (const char *p = want; *p; i++) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        cr_assert_lt(i, ins->n_columns, "[%s]: too few columns", sql);
-        cr_expect(strlen(ins->columns[i]) == len && memcmp(ins->columns[i], p, len) == 0,
-                  "[%s]: column %zu is %s", sql, i, ins->columns[i]);
-        p += len + (end ? 1 : 0);
-    }
-    cr_expect_eq(i, ins->n_columns, "[%s]: %zu columns", sql, ins->n_columns);
-}
-
 Test(classify_details, insert_shape)
 {
     for (size_t k = 0; k < sizeof inserts / sizeof inserts[0]; k++) {
@@ -106,7 +88,7 @@ Test(classify_details, insert_shape)
         cr_expect(st->insert.present, "[%s]: no insert details", c->sql);
         cr_expect(str_eq(st->target.schema, c->schema) && str_eq(st->target.name, c->table),
                   "[%s]: target %s.%s", c->sql, st->target.schema, st->target.name);
-        expect_columns(c->sql, &st->insert, c->columns);
+        expect_columns(c->sql, st->insert.columns, st->insert.n_columns, c->columns);
         cr_expect_eq(st->insert.n_values_rows, c->rows, "[%s]: rows %zu", c->sql,
                      st->insert.n_values_rows);
         cr_expect_eq(st->insert.from_select, c->from_select, "[%s]: from_select", c->sql);

@@ -18,7 +18,8 @@
 #   PGTANDEM_TEST_KEEP=1        keep the temporary directory (logs, data) at exit
 #   PGTANDEM_TEST_ONLY=REGEX    run only the client checks whose name matches (Python regex)
 #   PGTANDEM_TEST_GROUPS="a b"  run only these groups (default: all four, in the order above)
-#   PGTANDEM_DUAL_SECONDS=S     length of the concurrent-updates run (default 20)
+#   PGTANDEM_DUAL_SECONDS=S     length of the concurrent-updates run and of each of the two
+#                               pgbench runs in group dual (default 20)
 set -euo pipefail
 
 BUILD=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
@@ -238,7 +239,7 @@ run_group() {
     set +e
     timeout -k 5 200 "$PY" "$HERE/checks.py" "$name" --proxy-port "$PROXY_PORT" \
         --legacy-port "$LEGACY_PORT" --service-ports "$SERVICE_PORTS" \
-        --proxy-log "$TMP/proxy-$name.log" --concurrency-seconds "$SECONDS_CONC" \
+        --proxy-log "$TMP/proxy-$name.log" --concurrency-seconds "$SECONDS_CONC" --build-dir "$BUILD" \
         "${only[@]}" >"$out" 2>&1
     rc=$?
     set -e
