@@ -69,6 +69,7 @@ typedef struct backend {
     size_t n_pending;
     bool ext_failed;          /* an extended message failed: the server skips to Sync */
     backend_outcome ext_error; /* that failure */
+    bool own_tx;               /* in a transaction pgtandem began for the Sync window */
     pg_buf captured;                      /* replies of REPLY_CAPTURE requests */
     backend_outcome cur;                  /* of the request being answered */
     backend_outcome last;                 /* of the last request answered */

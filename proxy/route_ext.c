@@ -47,6 +47,7 @@ enum {
     ST_EXEC_ABORTED,   /* COMMIT/ROLLBACK of a transaction pgtandem aborted */
     ST_DUAL_PRIMARY,   /* a mirrored write on the primary */
     ST_DUAL_SECONDARY, /* ... then on the secondary */
+    ST_DUAL_RECOVER,   /* continue: the secondary's failed write is undone alone */
     ST_SYNC,           /* Sync, group by group */
     ST_DRAIN,          /* end of a batch without Sync: every reply in */
 };
@@ -742,6 +743,53 @@ static backend *secondary_of(session *s, const route_decision *d)
     return rs_side_backend(s, d->service, d->primary == ROUTE_LEGACY ? ROUTE_SERVICE : ROUTE_LEGACY);
 }
 
+/* Under `continue` a failed mirror must cost the secondary that one write,
+ * not the window's others: each write runs under a savepoint, inside a
+ * transaction pgtandem begins there when the client has none (committed or
+ * rolled back with the client's at Sync). */
+#define CONTINUE_SAVEPOINT "pgtandem_continue"
+
+static bool open_savepoint(session *s, backend *b)
+{
+    if (!b->own_tx && s->tx_status == PG_TX_IDLE) {
+        if (!send_internal(s, b, "BEGIN", REPLY_SWALLOW))
+            return false;
+        b->own_tx = true;
+    }
+    return send_internal(s, b, "SAVEPOINT " CONTINUE_SAVEPOINT, REPLY_SWALLOW);
+}
+
+/* The secondary failed: Sync ends its skipping (its transaction is now
+ * aborted), then back to the savepoint. */
+static msg_result dual_recover(session *s)
+{
+    route_op *op = s->op;
+    backend *b = op->second;
+    if (op->phase == 0) {
+        pg_buf sync;
+        pg_buf_init(&sync);
+        pg_buf_simple(&sync, PG_FE_SYNC);
+        bool ok = !sync.failed && backend_send_raw(b, sync.data, sync.len, REPLY_SWALLOW);
+        pg_buf_free(&sync);
+        if (!ok) {
+            session_close(s, "53200", "too many requests in flight");
+            return MSG_WAIT;
+        }
+        op->phase = 1;
+        (void)rs_flush_to(s, b);
+        return MSG_WAIT;
+    }
+    if (!backend_idle(b))
+        return MSG_WAIT;
+    if (b->state == BACKEND_READY &&
+        (!send_internal(s, b, "ROLLBACK TO SAVEPOINT " CONTINUE_SAVEPOINT, REPLY_SWALLOW) ||
+         !send_internal(s, b, "RELEASE SAVEPOINT " CONTINUE_SAVEPOINT, REPLY_SWALLOW)))
+        return MSG_WAIT;
+    pg_buf_put(&s->client.out, op->first->captured.data, op->first->captured.len);
+    pg_buf_reset(&op->first->captured);
+    return MSG_DONE;
+}
+
 static msg_result exec_dual(session *s, const msg *m, ext_stmt *st)
 {
     route_op *op = s->op;
@@ -824,13 +872,17 @@ static msg_result dual_primary_done(session *s, const msg *m)
             goto deliver;
         run = &op->apply;
     }
+    if (s->cfg->on_mirror_failure == MIRROR_CONTINUE && !open_savepoint(s, op->second))
+        return MSG_WAIT;
     if (!send_internal(s, op->second, "SELECT pg_catalog.set_config('pgtandem.mirror', 'on', true)",
                        REPLY_SWALLOW) ||
         !(run ? send_ext(s, op->second, run->data, run->len, REPLY_CAPTURE)
               : send_ext(s, op->second, m->whole, m->len, REPLY_CAPTURE)) ||
         !send_internal(s, op->second,
                        "SELECT pg_catalog.set_config('pgtandem.mirror', 'off', true)",
-                       REPLY_SWALLOW))
+                       REPLY_SWALLOW) ||
+        (s->cfg->on_mirror_failure == MIRROR_CONTINUE &&
+         !send_internal(s, op->second, "RELEASE SAVEPOINT " CONTINUE_SAVEPOINT, REPLY_SWALLOW)))
         return MSG_WAIT;
     op->step = ST_DUAL_SECONDARY;
     return MSG_BUSY;
@@ -879,6 +931,12 @@ static msg_result dual_secondary_done(session *s)
             client_error(s, mirror_sqlstate(q), text);
             return MSG_DONE;
         }
+    }
+    if (q->error && s->cfg->on_mirror_failure == MIRROR_CONTINUE &&
+        op->second->state == BACKEND_READY) {
+        op->phase = 0;
+        op->step = ST_DUAL_RECOVER;
+        return MSG_BUSY;
     }
     pg_buf_put(&s->client.out, op->first->captured.data, op->first->captured.len);
     pg_buf_reset(&op->first->captured);
@@ -932,8 +990,9 @@ static msg_result sync_step(session *s)
         /* the group that just synced: a secondary that could not commit */
         for (size_t i = 0; i < n; i++) {
             backend *b = list[i];
+            bool failed = b->last.error || strcmp(b->last.tag, "ROLLBACK") == 0;
             if (!(x->touched & bit_of(b)) || rs_commit_group(s, b) != op->phase ||
-                b == s->legacy || !b->last.error || x->window_failed)
+                b == s->legacy || !failed || x->window_failed)
                 continue;
             divergence_record(s, b->service, "secondary commit failed", "", "", NULL, &b->last);
             if (s->cfg->on_mirror_failure == MIRROR_FAIL && op->phase == 0) {
@@ -961,6 +1020,10 @@ static msg_result sync_step(session *s)
             pg_buf_simple(&sync, PG_FE_SYNC);
             bool ok = !sync.failed && backend_send_raw(b, sync.data, sync.len, REPLY_SWALLOW);
             pg_buf_free(&sync);
+            if (ok && b->own_tx) /* the transaction pgtandem began ends with the client's */
+                ok = backend_send_query(b, x->window_failed ? "ROLLBACK" : "COMMIT",
+                                        REPLY_SWALLOW);
+            b->own_tx = false;
             if (!ok) {
                 session_close(s, "53200", "too many requests in flight");
                 return MSG_WAIT;
@@ -1024,6 +1087,7 @@ static msg_result continue_msg(session *s, const msg *m)
     case ST_EXEC_ABORTED: return exec_aborted_done(s);
     case ST_DUAL_PRIMARY: return dual_primary_done(s, m);
     case ST_DUAL_SECONDARY: return dual_secondary_done(s);
+    case ST_DUAL_RECOVER: return dual_recover(s);
     case ST_SYNC: return sync_step(s);
     default: return MSG_DONE;
     }

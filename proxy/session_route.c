@@ -70,7 +70,8 @@ bool rs_generates_values(session *s, const classify_stmt *st)
         return true; /* unknown to the catalog: assume the worst */
     if (st->insert.present) {
         if (t->row_trigger || !st->insert.columns || st->insert.uses_default ||
-            st->insert.default_values || st->insert.from_select)
+            st->insert.default_values || st->insert.from_select ||
+            (st->update.present && st->update.sets_default))
             return true;
         for (size_t i = 0; i < t->n_generated; i++) {
             bool given = false;
@@ -85,9 +86,26 @@ bool rs_generates_values(session *s, const classify_stmt *st)
      * COPY FROM fills defaults like an INSERT without a column list */
     switch (st->dml) {
     case CLASSIFY_DML_DELETE: return false;
-    case CLASSIFY_DML_UPDATE: return t->row_trigger;
+    case CLASSIFY_DML_UPDATE: return t->row_trigger || st->update.sets_default;
     default: return true;
     }
+}
+
+/* Why an UPDATE (or ON CONFLICT DO UPDATE) can't go by row images when it
+ * assigns a primary-key column; NULL when it does not. */
+static const char *assigned_key(const classify_stmt *st, const catalog_table *t)
+{
+    static char why[200];
+    for (size_t i = 0; st->update.present && i < st->update.n_columns; i++)
+        for (size_t k = 0; k < t->n_pkey; k++)
+            if (strcmp(st->update.columns[i], t->pkey[k]) == 0) {
+                snprintf(why, sizeof(why),
+                         "it changes the primary key (%s), and row images are applied by "
+                         "primary key, so the old row would stay on the other side",
+                         t->pkey[k]);
+                return why;
+            }
+    return NULL;
 }
 
 /* A write whose text would give different rows on each side is mirrored by
@@ -100,7 +118,7 @@ bool rs_plan_images(session *s, const classify_stmt *st, const char *sql, char *
     const catalog_table *t =
         st->target.name ? catalog_find(s->px->catalog, st->target.schema, st->target.name) : NULL;
     char err[256] = "";
-    const char *why = NULL;
+    const char *why = NULL, *key = NULL;
     *rewritten = NULL;
     if (st->n_writes != 1 || !t)
         why = "it writes through WITH or a table pgtandem does not know";
@@ -111,6 +129,9 @@ bool rs_plan_images(session *s, const classify_stmt *st, const char *sql, char *
              (st->dml != CLASSIFY_DML_INSERT || st->insert.on_conflict != CLASSIFY_ON_CONFLICT_NONE))
         /* new rows can be copied as they are; changed ones must be found again */
         why = "the table has no primary key, so the rows it changes can't be pinned";
+    else if ((key = assigned_key(st, t)))
+        /* the row image carries the new key only: the old row would stay behind */
+        why = key;
     else if (!(*rewritten = rewrite_returning_all(sql, err, sizeof(err))))
         why = err;
     if (why) {
