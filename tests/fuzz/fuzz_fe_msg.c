@@ -2,7 +2,9 @@
  * message type, the rest = body, held in an exact-size allocation so ASan
  * catches any read past it. pg_fe_check must never read out of bounds, must
  * give an error text exactly when it fails, must refuse what the framer
- * refuses, and what it accepts must re-encode with pg_buf to the same bytes. */
+ * refuses, and what it accepts must re-encode with pg_buf to the same bytes.
+ * The extended-protocol decoders (pg_ext) must accept whatever the checker
+ * accepts, since the router decodes only checked messages. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@
 
 #include "protocol/pg_buf.h"
 #include "protocol/pg_codes.h"
+#include "protocol/pg_ext.h"
 #include "protocol/pg_frame.h"
 #include "protocol/pg_msg.h"
 
@@ -72,6 +75,62 @@ static void password_messages(const uint8_t *body, size_t len)
     pg_buf_free(&b);
 }
 
+static void extended_messages(uint8_t type, const uint8_t *body, size_t len, bool checked)
+{
+    pg_parse_msg p;
+    pg_bind_msg b;
+    pg_target_msg t;
+    pg_execute_msg e;
+    switch (type) {
+    case PG_FE_PARSE:
+        if (pg_decode_parse(body, len, &p)) {
+            inside(p.name, body, len, "Parse name outside the body");
+            inside(p.query, body, len, "Parse query outside the body");
+            must(p.types + p.n_types * 4 == body + len, "Parse types do not end the body");
+        } else {
+            must(!checked, "pg_ext refuses a checked Parse");
+        }
+        break;
+    case PG_FE_BIND:
+        if (pg_decode_bind(body, len, &b)) {
+            inside(b.portal, body, len, "Bind portal outside the body");
+            inside(b.statement, body, len, "Bind statement outside the body");
+            must(b.result_formats_at + 2 + b.n_result_formats * 2 == len,
+                 "Bind result formats do not end the body");
+            int16_t *fmts = malloc(b.n_result_formats * sizeof(*fmts) + 1);
+            if (fmts) {
+                for (size_t i = 0; i < b.n_result_formats; i++)
+                    fmts[i] = (int16_t)((b.result_formats[2 * i] << 8) |
+                                        b.result_formats[2 * i + 1]);
+                pg_buf out;
+                pg_buf_init(&out);
+                pg_buf_bind_formats(&out, body, &b, fmts, b.n_result_formats);
+                same_message(&out, PG_FE_BIND, body, len, "Bind re-encodes differently");
+                pg_buf_free(&out);
+                free(fmts);
+            }
+        } else {
+            must(!checked, "pg_ext refuses a checked Bind");
+        }
+        break;
+    case PG_FE_DESCRIBE:
+    case PG_FE_CLOSE:
+        if (pg_decode_target(body, len, &t))
+            inside(t.name, body, len, "target name outside the body");
+        else
+            must(!checked, "pg_ext refuses a checked Describe/Close");
+        break;
+    case PG_FE_EXECUTE:
+        if (pg_decode_execute(body, len, &e))
+            inside(e.portal, body, len, "Execute portal outside the body");
+        else
+            must(!checked, "pg_ext refuses a checked Execute");
+        break;
+    default:
+        break;
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
@@ -120,6 +179,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (type == PG_FE_PASSWORD)
         password_messages(body, len);
+    extended_messages(type, body, len, ok);
 
     free(body);
     return 0;
