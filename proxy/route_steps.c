@@ -253,12 +253,19 @@ void rs_step_dual(session *s)
             send_then(s, op->first, "COMMIT", 4);
             return;
         }
+        /* under continue, inside the client's transaction, a savepoint lets a
+         * failed mirror cost the secondary only this write */
+        bool guarded = !op->wrapped && s->cfg->on_mirror_failure == MIRROR_CONTINUE;
         const char *pre = op->wrapped ? "BEGIN; SET LOCAL pgtandem.mirror = on"
+                          : guarded   ? "SAVEPOINT pgtandem_continue; SET LOCAL pgtandem.mirror = on"
                                       : "SET LOCAL pgtandem.mirror = on";
+        const char *post = guarded
+                               ? "SET LOCAL pgtandem.mirror = off; RELEASE SAVEPOINT pgtandem_continue"
+                               : "SET LOCAL pgtandem.mirror = off";
         const pg_buf *req = op->images ? &op->apply : &op->request;
         if (!rs_send_query(s, op->second, pre, REPLY_SWALLOW) ||
             !backend_send_raw(op->second, req->data, req->len, REPLY_CAPTURE) ||
-            !rs_send_query(s, op->second, "SET LOCAL pgtandem.mirror = off", REPLY_SWALLOW))
+            !rs_send_query(s, op->second, post, REPLY_SWALLOW))
             return;
         op->step = 2;
         rs_flush_to(s, op->second);
@@ -291,6 +298,12 @@ void rs_step_dual(session *s)
             }
         }
         if (!op->wrapped) {
+            if (q->error && s->cfg->on_mirror_failure == MIRROR_CONTINUE &&
+                rs_send_query(s, op->second,
+                              "ROLLBACK TO SAVEPOINT pgtandem_continue; "
+                              "RELEASE SAVEPOINT pgtandem_continue",
+                              REPLY_SWALLOW))
+                rs_flush_to(s, op->second);
             rs_deliver_captured(s, op->first, op->first->capture_outcome.tx_status);
             rs_op_done(s);
             return;

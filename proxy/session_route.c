@@ -518,7 +518,8 @@ void rs_pump(session *s)
         if (s->state != SESSION_READY)
             return;
         route_op *op = s->op;
-        int kind = op->kind, step = op->step;
+        int kind = op->kind, step = op->step, phase = op->phase;
+        size_t at = op->pos;
         switch (op->kind) {
         case OP_SINGLE: rs_step_single(s); break;
         case OP_ALL: rs_step_all(s); break;
@@ -532,7 +533,7 @@ void rs_pump(session *s)
         if (op->kind != OP_NONE) {
             /* a step that moved on may go further at once (a lost
              * backend answers nothing); one that waits waits for I/O */
-            if (op->kind == kind && op->step == step)
+            if (op->kind == kind && op->step == step && op->phase == phase && op->pos == at)
                 break;
             continue;
         }

@@ -887,6 +887,9 @@ def secondary_failure_continue_in_transaction(ctx):
         lines = _divergence_lines(ctx, off)
         need(lines, "no 'divergence' log line")
         svc = ctx.q("cart", "SELECT id, note FROM wishlist_items WHERE id BETWEEN -900073 AND -900071 ORDER BY id")
+        # each mirrored write ran under a savepoint: the failure cost cart_db that one write
+        need([r[0] for r in svc] == [-900073, -900072, -900071] and svc[1][1] == "direct",
+             "cart_db holds %r (want -900071 and -900073 mirrored, its own -900072 kept)" % svc)
     finally:
         for db in ("legacy", "cart"):
             ctx.direct(db).execute("DELETE FROM wishlist_items WHERE id BETWEEN -900073 AND -900071")
