@@ -214,7 +214,6 @@ void rs_op_done(session *s)
             pg_buf_reset(&s->services[i]->captured);
     pg_buf_reset(&s->legacy->captured);
     ext_stmt_unref(op->unit);
-    ext_stmt_unref(op->replaced);
     rs_drop_lost(s);
     route_ext_state keep = op->x;
     memset(op, 0, sizeof(*op));

@@ -306,6 +306,16 @@ static msg_result on_parse(session *s, const msg *m)
         return MSG_WAIT;
     if (s->op->x.client_error)
         return MSG_DONE; /* the loop fails the window */
+    if (named && ext_find_stmt(&op->x.reg, p.name)) {
+        /* the session's names are pgtandem's to keep: the old statement may
+         * live on a backend this Parse would not reach */
+        if (!client_turn(s, NULL))
+            return MSG_WAIT;
+        char m2[200];
+        snprintf(m2, sizeof(m2), "prepared statement \"%.100s\" already exists", p.name);
+        client_error(s, "42P05", m2);
+        return MSG_DONE;
+    }
     ext_stmt *st = ext_stmt_new(p.name, m->whole, m->len);
     if (!st || !(st->cls = classify_cache_get(s->px->classify, st->sql))) {
         ext_stmt_unref(st);
@@ -327,9 +337,6 @@ static msg_result on_parse(session *s, const msg *m)
         ext_stmt_unref(st);
         return MSG_WAIT;
     }
-    /* keep a statement being replaced until the server accepts the new one */
-    if (named && (op->replaced = ext_find_stmt(&op->x.reg, p.name)))
-        op->replaced->refs++;
     st->refs++; /* the registry's and ours */
     ext_put_stmt(&op->x.reg, st);
     op->unit = st;
@@ -400,8 +407,6 @@ static msg_result parse_images_done(session *s)
     pg_buf_reset(&b->captured);
     if (!parsed || b->capture_outcome.error || st->row_desc.len == 0) {
         ext_drop_stmt(&op->x.reg, st->name);
-        if (op->replaced) /* the old one stays, as on the server */
-            ext_put_stmt(&op->x.reg, op->replaced), op->replaced = NULL;
         if (!b->capture_outcome.error)
             pg_buf_error(&s->client.out, false, "XX000",
                          "pgtandem: the rewritten statement did not describe its rows");
@@ -419,8 +424,6 @@ static msg_result confirm_done(session *s)
     ext_stmt *st = op->unit;
     if (st && op->target->last.error) {
         ext_drop_stmt(&op->x.reg, st->name);
-        if (op->replaced)
-            ext_put_stmt(&op->x.reg, op->replaced), op->replaced = NULL;
     } else if (st) {
         /* a backend that could not prepare it will be sent it again */
         backend *list[CONFIG_MAX_SERVICES + 1];
@@ -1138,8 +1141,6 @@ void rs_step_ext(session *s)
         op->step = ST_NONE;
         ext_stmt_unref(op->unit);
         op->unit = NULL;
-        ext_stmt_unref(op->replaced);
-        op->replaced = NULL;
         op->target = NULL;
         op->pos += m.len;
         if (m.type == PG_FE_SYNC) {

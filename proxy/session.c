@@ -118,7 +118,6 @@ void session_free(session *s)
         pg_buf_free(&s->op->apply);
         free(s->op->rewritten);
         ext_stmt_unref(s->op->unit);
-        ext_stmt_unref(s->op->replaced);
         ext_registry_free(&s->op->x.reg);
         free(s->op);
     }

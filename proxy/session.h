@@ -66,7 +66,6 @@ typedef struct route_op {
     /* extended batches (route_ext.c) */
     size_t pos;                /* the next message of `request` to take */
     struct ext_stmt *unit;     /* the statement of the message in progress */
-    struct ext_stmt *replaced; /* a named statement a Parse is replacing, until confirmed */
     struct backend *target;    /* the backend answering the message in progress */
     bool fast_ext;             /* an extended batch sent to legacy whole */
     bool split;                /* a simple query run as an extended batch */

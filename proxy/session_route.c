@@ -331,6 +331,10 @@ static bool batch_for_legacy(session *s, const uint8_t *p, size_t len)
         if (m[0] == PG_FE_PARSE) {
             const char *name = (const char *)m + 5;
             const char *sql = name + strlen(name) + 1;
+            /* the server refuses to replace a named statement; only the engine
+             * keeps the old entry when that happens */
+            if (name[0] && ext_find_stmt(&s->op->x.reg, name))
+                return false;
             const classify_result *r = classify_cache_get(s->px->classify, sql);
             if (!r)
                 return false;

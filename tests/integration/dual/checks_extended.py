@@ -457,3 +457,47 @@ def secondary_killed_mid_transaction_continue(ctx):
         for db in ("legacy", "promotion"):
             ctx.direct(db).execute("DELETE FROM promo_usage WHERE id IN (%d, %d)" % (rid, rid - 1))
     return "primary kept the write, divergence logged (%s), session went on" % lines[0].strip()[:120]
+
+
+# ---------------------------------------------------------------------------
+# the statement registry against PostgreSQL's own rules (raw protocol)
+# ---------------------------------------------------------------------------
+@check("dual", "primary_service")
+def named_statement_not_replaced_by_failed_parse(ctx):
+    """A second Parse of an existing name fails on the server; the first statement (a
+    trigger-stamped UPDATE, mirrored by row images) must keep its route: Describe says
+    NoData, Execute updates both sides, the client sees no RETURNING columns."""
+    import struct
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    import pgraw
+    from pgraw import cstr, msg
+    wid = 1995 + BASES[ctx.group]
+    name = "carts_%d" % wid
+    sync = msg(b"S")
+
+    def parse(n, sql):
+        return msg(b"P", cstr(n) + cstr(sql) + struct.pack("!h", 0))
+
+    def types(out):
+        return [m[0] for m in out]
+
+    c = pgraw.connect(pgraw.Dsn("postgresql://poc_user:admin123@127.0.0.1:%d/poc" % ctx.proxy_port))
+    try:
+        c.send(parse(name, "UPDATE carts SET promo_code = $1 WHERE id = %d" % wid) + sync)
+        need(types(c.read_until_ready()) == [b"1", b"Z"], "first Parse failed")
+        c.send(parse(name, "SELECT 1") + sync)
+        need(types(c.read_until_ready()) == [b"E", b"Z"], "second Parse of the same name succeeded")
+        status = "NAMED%d" % wid
+        body = cstr("") + cstr(name) + struct.pack("!hhi", 0, 1, len(status)) + status.encode()
+        c.send(msg(b"B", body + struct.pack("!h", 0)) + msg(b"D", b"P\0") +
+               msg(b"E", cstr("") + struct.pack("!i", 0)) + sync)
+        got = c.read_until_ready()
+        need(types(got) == [b"2", b"n", b"C", b"Z"], "replies %r" % types(got))
+        need(got[2][1].startswith(b"UPDATE"), "tag %r" % got[2][1])
+    finally:
+        c.close()
+    for db in ("legacy", "cart"):
+        rows = ctx.q(db, "SELECT promo_code FROM carts WHERE id = %d" % wid)
+        need(rows == [(status,)], "%s holds %r" % (db, rows))
+    return "the first statement kept its route; both sides updated"
