@@ -112,8 +112,43 @@ void ext_drop_stmts(ext_registry *r)
     }
 }
 
+bool ext_put_sql_prepared(ext_registry *r, const char *name, const classify_result *cls)
+{
+    ext_drop_sql_prepared(r, name);
+    ext_sql_prepared *p = calloc(1, sizeof(*p));
+    if (!p || !(p->name = strdup(name))) {
+        free(p);
+        return false;
+    }
+    p->cls = classify_result_retain(cls);
+    HASH_ADD_KEYPTR(hh, r->sql_prepared, p->name, strlen(p->name), p);
+    return true;
+}
+
+const classify_result *ext_find_sql_prepared(ext_registry *r, const char *name)
+{
+    ext_sql_prepared *p = NULL;
+    HASH_FIND_STR(r->sql_prepared, name, p);
+    return p ? p->cls : NULL;
+}
+
+void ext_drop_sql_prepared(ext_registry *r, const char *name)
+{
+    ext_sql_prepared *p, *tmp;
+    HASH_ITER(hh, r->sql_prepared, p, tmp)
+    {
+        if (name && strcmp(p->name, name) != 0)
+            continue;
+        HASH_DEL(r->sql_prepared, p);
+        classify_result_free(p->cls);
+        free(p->name);
+        free(p);
+    }
+}
+
 void ext_registry_free(ext_registry *r)
 {
     ext_drop_portals(r);
     ext_drop_stmts(r);
+    ext_drop_sql_prepared(r, NULL);
 }

@@ -40,9 +40,17 @@ typedef struct ext_portal {
     UT_hash_handle hh;
 } ext_portal;
 
+/* A statement prepared with SQL's PREPARE: EXECUTE runs where its query would. */
+typedef struct ext_sql_prepared {
+    char *name;
+    const classify_result *cls; /* of the PREPARE: its tables are the query's */
+    UT_hash_handle hh;
+} ext_sql_prepared;
+
 typedef struct ext_registry {
     ext_stmt *stmts;
     ext_portal *portals;
+    ext_sql_prepared *sql_prepared;
 } ext_registry;
 
 /* A statement for `parse` (a whole, framed Parse message); NULL when out of memory. */
@@ -62,6 +70,10 @@ void ext_drop_portal(ext_registry *r, const char *name);
 void ext_drop_portals(ext_registry *r);
 /* DEALLOCATE ALL, DISCARD ALL. */
 void ext_drop_stmts(ext_registry *r);
+/* SQL-level PREPARE / EXECUTE / DEALLOCATE. put takes a reference to cls. */
+bool ext_put_sql_prepared(ext_registry *r, const char *name, const classify_result *cls);
+const classify_result *ext_find_sql_prepared(ext_registry *r, const char *name);
+void ext_drop_sql_prepared(ext_registry *r, const char *name); /* NULL: all */
 void ext_registry_free(ext_registry *r);
 
 #endif

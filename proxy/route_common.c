@@ -222,6 +222,26 @@ void rs_op_done(session *s)
 
 /* ----------------------------------------------------------- session state */
 
+/* PREPARE, DEALLOCATE and DISCARD that succeeded: the statements they name. */
+void rs_note_prepared(session *s, const classify_stmt *st, const classify_result *cls)
+{
+    ext_registry *r = &s->op->x.reg;
+    if (st->kind != CLASSIFY_SESSION)
+        return;
+    if (st->session == CLASSIFY_SESSION_PREPARE && st->name && cls->n_stmts == 1) {
+        if (!ext_put_sql_prepared(r, st->name, cls))
+            log_warn("session %llu: out of memory remembering PREPARE %s",
+                     (unsigned long long)s->id, st->name);
+    } else if (st->session == CLASSIFY_SESSION_DEALLOCATE) {
+        ext_drop_sql_prepared(r, st->name);
+        if (!st->name) /* DEALLOCATE ALL: protocol-level statements too */
+            ext_drop_stmts(r);
+    } else if (st->session == CLASSIFY_SESSION_DISCARD) {
+        ext_drop_sql_prepared(r, NULL);
+        ext_drop_stmts(r);
+    }
+}
+
 static void log_append(pg_buf *log, const char *sql)
 {
     pg_buf_put(log, sql, strlen(sql));

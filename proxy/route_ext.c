@@ -262,6 +262,10 @@ static bool decide(session *s, ext_stmt *st, char *why, size_t why_len, const ch
         return false;
     }
     route_decide(s->cfg->routes, c, &st->dec);
+    if (st->dec.needs_prepared_lookup && !rs_route_execute(s, c, &st->dec, why, why_len)) {
+        *sqlstate = "0A000";
+        return false;
+    }
     if (st->dec.action == ROUTE_REJECT) {
         *sqlstate = st->dec.sqlstate;
         snprintf(why, why_len, "%s", st->dec.message);
@@ -659,10 +663,7 @@ static void after_session_command(session *s, const ext_stmt *st, bool ok)
             s->tx_status = PG_TX_IDLE;
     }
     rs_track_session_state(s, c, st->sql, s->tx_status);
-    if (c->kind == CLASSIFY_SESSION &&
-        ((c->session == CLASSIFY_SESSION_DEALLOCATE && !c->name) ||
-         c->session == CLASSIFY_SESSION_DISCARD))
-        ext_drop_stmts(&s->op->x.reg); /* DEALLOCATE ALL, DISCARD ALL */
+    rs_note_prepared(s, c, st->cls);
 }
 
 static msg_result exec_all_done(session *s)

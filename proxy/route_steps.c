@@ -65,8 +65,10 @@ void rs_step_all(session *s)
             divergence_record(s, list[i]->service, "session command differs", st->fingerprint,
                               "", &s->legacy->capture_outcome, &list[i]->capture_outcome);
     const char *sql = (const char *)op->request.data + 5;
-    if (!s->legacy->capture_outcome.error)
+    if (!s->legacy->capture_outcome.error) {
         rs_track_session_state(s, st, sql, s->legacy->capture_outcome.tx_status);
+        rs_note_prepared(s, st, op->cls);
+    }
     rs_deliver_captured(s, s->legacy, s->legacy->capture_outcome.tx_status);
     rs_op_done(s);
 }

@@ -158,6 +158,42 @@ static bool plan_row_images(session *s, const classify_stmt *st)
     return true;
 }
 
+/* EXECUTE of an SQL-prepared statement runs where its query would: legacy
+ * alone, one side, or both in lock-step as its text. A query that generates
+ * values can't be mirrored this way (RETURNING can't be added to an
+ * EXECUTE); it is refused (false, with why) rather than run on one side. */
+bool rs_route_execute(session *s, const classify_stmt *st, route_decision *dec, char *why,
+                      size_t why_len)
+{
+    const classify_result *prep =
+        st->name ? ext_find_sql_prepared(&s->op->x.reg, st->name) : NULL;
+    if (!prep)
+        return true; /* unknown here: legacy says what PostgreSQL says */
+    classify_stmt inner = prep->stmts[0];
+    inner.kind = inner.inner_kind;
+    inner.session = CLASSIFY_SESSION_NONE;
+    route_decide(s->cfg->routes, &inner, dec);
+    if (dec->action == ROUTE_RUN_DUAL && (dec->row_images || rs_generates_values(s, &inner))) {
+        snprintf(why, why_len,
+                 "pgtandem: EXECUTE %s writes %s with values each database would generate on its "
+                 "own, and an EXECUTE can't be mirrored by row images; use the extended query "
+                 "protocol's prepared statements, or give every generated column a value",
+                 st->name, inner.target.name ? inner.target.name : "a dual-written table");
+        return false;
+    }
+    return true;
+}
+
+static bool route_execute(session *s, const classify_stmt *st)
+{
+    char m[400];
+    if (rs_route_execute(s, st, &s->op->dec, m, sizeof(m)))
+        return true;
+    reject(s, "0A000", m);
+    rs_op_done(s);
+    return false;
+}
+
 /* A query string whose statements go to different places runs as one
  * extended-protocol batch, a statement at a time, in one implicit
  * transaction, as PostgreSQL runs a multi-statement query; the replies only
@@ -211,6 +247,8 @@ static void start_query(session *s, const uint8_t *msg, size_t len)
         return;
     }
     route_decide(s->cfg->routes, st, &op->dec);
+    if (op->dec.needs_prepared_lookup && op->cls->n_stmts == 1 && !route_execute(s, st))
+        return;
     for (size_t i = 1; i < op->cls->n_stmts; i++) {
         route_decision other;
         route_decide(s->cfg->routes, &op->cls->stmts[i], &other);

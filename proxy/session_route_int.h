@@ -35,11 +35,14 @@ void rs_reply_error(session *s, const char *sqlstate, const char *msg, uint8_t t
 void rs_reply_command(session *s, const char *tag, uint8_t tx_status);
 void rs_op_done(session *s);
 void rs_drop_lost(session *s);
+void rs_note_prepared(session *s, const classify_stmt *st, const classify_result *cls);
 void rs_track_session_state(session *s, const classify_stmt *st, const char *sql,
                             uint8_t after);
 
 /* mirroring by row images (session_route.c) */
 bool rs_generates_values(session *s, const classify_stmt *st);
+bool rs_route_execute(session *s, const classify_stmt *st, route_decision *dec, char *why,
+                      size_t why_len);
 bool rs_plan_images(session *s, const classify_stmt *st, const char *sql, char **rewritten,
                     const catalog_table **table, char *msg, size_t msg_len);
 

@@ -501,3 +501,29 @@ def named_statement_not_replaced_by_failed_parse(ctx):
         rows = ctx.q(db, "SELECT promo_code FROM carts WHERE id = %d" % wid)
         need(rows == [(status,)], "%s holds %r" % (db, rows))
     return "the first statement kept its route; both sides updated"
+
+
+@check("dual", "primary_service")
+def sql_prepare_execute_mirrored(ctx):
+    """EXECUTE of an SQL-level PREPARE runs where its query would: a deterministic INSERT into
+    a dual table on both sides (one statement at a time, and inside a multi-statement string);
+    one that lets each side generate an id is refused, not run on one side."""
+    rid = group_id(ctx, -916000)
+    prod = 4901 + 10 * BASES[ctx.group]
+    with psycopg.connect(proxy_conninfo(ctx), autocommit=True) as c:
+        c.execute("PREPARE wi_exec(int, int) AS INSERT INTO wishlist_items (id, wishlist_id,"
+                  " product_id, note, added_at) VALUES ($1, 1969, $2, 'exec', %s)" % TS)
+        c.execute("EXECUTE wi_exec(%d, %d)" % (rid, prod))
+        _, e = run_sql(c, "PREPARE gen_exec AS INSERT INTO carts (user_id) VALUES (1)")
+        need(e is None, "PREPARE of a generating INSERT: %s" % err_text(e))
+        _, e = run_sql(c, "EXECUTE gen_exec")
+        need(e is not None and "0A000" in err_text(e), "EXECUTE gen_exec: %s" % err_text(e))
+    ctx.same("wishlist_items", "id = %d" % rid, 1)
+    rc, out = psql(ctx, "PREPARE wi2(int, int) AS INSERT INTO wishlist_items (id, wishlist_id,"
+                        " product_id, note, added_at) VALUES ($1, 1969, $2, 'exec2', %s);"
+                        " EXECUTE wi2(%d, %d)" % (TS, rid - 1, prod + 1))
+    need(rc == 0, "psql -c with PREPARE; EXECUTE: exit %d: %s" % (rc, out))
+    ctx.same("wishlist_items", "id = %d" % (rid - 1), 1)
+    for db in ("legacy", "cart"):
+        ctx.direct(db).execute("DELETE FROM wishlist_items WHERE id IN (%d, %d)" % (rid, rid - 1))
+    return "EXECUTE mirrored on both sides; a generating EXECUTE refused with 0A000"
