@@ -133,7 +133,7 @@ bool classify_guard_text(const char *sql, size_t len)
     return ok;
 }
 
-static bool read_varint(const unsigned char *buf, size_t end, size_t *pos, uint64_t *out)
+bool classify_read_varint(const unsigned char *buf, size_t end, size_t *pos, uint64_t *out)
 {
     uint64_t v = 0;
     for (unsigned shift = 0; shift < 64; shift += 7) {
@@ -170,14 +170,14 @@ bool classify_guard_tree(const unsigned char *buf, size_t len)
         if (depth == 0 && pos == len)
             break;
         uint64_t tag, n;
-        if (!read_varint(buf, stack[depth].end, &pos, &tag)) {
+        if (!classify_read_varint(buf, stack[depth].end, &pos, &tag)) {
             ok = false;
             break;
         }
         size_t end = stack[depth].end;
         switch (tag & 7) {
         case 0:
-            ok = read_varint(buf, end, &pos, &n);
+            ok = classify_read_varint(buf, end, &pos, &n);
             break;
         case 1:
             ok = end - pos >= 8;
@@ -188,7 +188,7 @@ bool classify_guard_tree(const unsigned char *buf, size_t len)
             pos += ok ? 4 : 0;
             break;
         case 2: {
-            if (!read_varint(buf, end, &pos, &n) || n > end - pos) {
+            if (!classify_read_varint(buf, end, &pos, &n) || n > end - pos) {
                 ok = false;
                 break;
             }

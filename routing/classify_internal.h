@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <pg_query/pg_query.pb-c.h>
 
@@ -77,5 +78,8 @@ bool classify_guard_text(const char *sql, size_t len);
 /* Exact protobuf message nesting of a serialized parse tree, without recursion. False when
  * deeper than CLASSIFY_MAX_TREE_DEPTH or malformed. */
 bool classify_guard_tree(const unsigned char *buf, size_t len);
+
+/* One protobuf varint from buf[*pos, end), advancing *pos; false when truncated. */
+bool classify_read_varint(const unsigned char *buf, size_t end, size_t *pos, uint64_t *out);
 
 #endif
