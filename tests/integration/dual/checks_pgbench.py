@@ -33,6 +33,9 @@ def _totals(ctx, db):
                        " (SELECT count(*) FROM cart_items WHERE cart_id %s)" % (KEYS, KEYS, KEYS))
 
 
+CLIENTS = 16
+
+
 def _script_counts(out):
     """Transactions per script, from pgbench's per-script summary."""
     return [int(n) for n in re.findall(r"SQL script \d+: .*?\n - weight: .*?\n - (\d+) transactions", out)]
@@ -47,7 +50,7 @@ def _run(ctx, mode):
             paths.append(os.path.join(d, name))
             with open(paths[-1], "w") as f:
                 f.write(text)
-        p = subprocess.run([PGBENCH, "-n", "-M", mode, "-c", "16", "-j", "2", "-T", str(seconds),
+        p = subprocess.run([PGBENCH, "-n", "-M", mode, "-c", str(CLIENTS), "-j", "2", "-T", str(seconds),
                             "-f", paths[0] + "@3", "-f", paths[1] + "@1", "-h", "127.0.0.1",
                             "-p", str(ctx.proxy_port), "-U", "poc_user", "poc"],
                            capture_output=True, text=True, timeout=seconds + 60,
@@ -62,8 +65,14 @@ def _run(ctx, mode):
     need(len(counts) == 2 and sum(counts) > 0, "pgbench -M %s: no per-script counts in %r" % (mode, out[-300:]))
     after = _totals(ctx, "legacy")
     got = (after[0] - before[0], after[1] - before[1], after[2] - before[2])
-    need(got == (counts[0], counts[1], counts[0]), "acknowledged %d transactions and %d increments,"
-         " legacy changed by on_hand +%d, reserved +%d, cart_items +%d" % (counts[0], counts[1], *got))
+    # pgbench counts what it saw acknowledged before its -T timer ran out; a transaction in
+    # flight at that moment may still commit. So each client adds at most one uncounted
+    # transaction, never fewer than acknowledged, and the two-service transaction moves both
+    # of its tables together.
+    extra = (got[0] - counts[0], got[1] - counts[1])
+    need(0 <= extra[0] <= CLIENTS and 0 <= extra[1] <= CLIENTS and got[2] == got[0],
+         "acknowledged %d transactions and %d increments, legacy changed by on_hand +%d,"
+         " reserved +%d, cart_items +%d" % (counts[0], counts[1], *got))
     ctx.same("product_inventory", "id " + KEYS, 5)
     ctx.same("carts", "id " + KEYS, 5)
     ctx.same("cart_items", "cart_id " + KEYS)
