@@ -36,44 +36,36 @@ static bool finish_input(pg_buf *in, size_t pos, size_t need_whole)
     return true;
 }
 
-static void flush_backend(session *s, backend *b)
+/* Checked messages sit back to back at the front of `in`, so they go out in one write
+ * straight from there (stream_send copies only what the socket does not take). */
+static bool forward(stream *dst, const pg_buf *in, size_t pos)
 {
-    if (!stream_flush(&b->s)) {
-        char why[160];
-        snprintf(why, sizeof(why), "lost connection to %s: %s", b->target->name,
-                 strerror(errno));
-        session_backend_failed(s, b, "08006", why);
-        return;
-    }
-    if (stream_pending(&b->s) > STREAM_HIGH_WATER)
-        stream_pause_read(&s->client);
+    return stream_send(dst, in->data, pos);
 }
 
 void session_relay_client_input(session *s)
 {
     backend *b = s->legacy;
     pg_buf *in = &s->client.in;
-    pg_buf *out = &b->s.out;
     size_t pos = 0, need_whole = 0;
+    const char *violation = NULL;
+    bool terminate = false;
     while (pos < in->len) {
         size_t avail = in->len - pos;
         if (s->client_stream_left) {
-            pos += pg_buf_pass(out, in->data + pos, avail, &s->client_stream_left);
+            pos += pg_buf_pass(NULL, in->data + pos, avail, &s->client_stream_left);
             continue;
         }
         pg_frame f;
-        const char *err = NULL;
+        const char *err = NULL; /* the checks may set it before they know */
         pg_frame_status st = pg_frame_fe(in->data + pos, avail, &f, &err);
-        if (st == PG_FRAME_INCOMPLETE)
+        if (st == PG_FRAME_INVALID)
+            violation = err;
+        if (st != PG_FRAME_OK)
             break;
-        if (st == PG_FRAME_INVALID) {
-            protocol_violation(s, "client", err);
-            return;
-        }
         size_t whole = f.hdr_len + f.body_len;
         if (avail < whole) {
             if (f.type == PG_FE_COPY_DATA && whole >= STREAM_THRESHOLD) {
-                pg_buf_put(out, in->data + pos, avail);
                 s->client_stream_left = whole - avail;
                 pos = in->len;
             } else {
@@ -82,35 +74,41 @@ void session_relay_client_input(session *s)
             break;
         }
         if (!pg_fe_check(f.type, in->data + pos + f.hdr_len, f.body_len, &err)) {
-            protocol_violation(s, "client", err);
-            return;
+            violation = err;
+            break;
         }
         if (f.type == PG_FE_TERMINATE) {
-            session_close(s, NULL, "client terminated the session");
-            return;
+            terminate = true;
+            break;
         }
-        pg_buf_put(out, in->data + pos, whole);
         pos += whole;
     }
-    if (!finish_input(in, pos, need_whole) || out->failed) {
+    /* What came before a bad or final message still reaches the server, as it would
+     * have without the proxy. */
+    bool sent = forward(&b->s, in, pos);
+    if (violation) {
+        protocol_violation(s, "client", violation);
+    } else if (terminate) {
+        session_close(s, NULL, "client terminated the session");
+    } else if (!sent && errno != ENOMEM) {
+        char why[160];
+        snprintf(why, sizeof(why), "lost connection to %s: %s", b->target->name,
+                 strerror(errno));
+        session_backend_failed(s, b, "08006", why);
+    } else if (!sent || !finish_input(in, pos, need_whole)) {
         session_close(s, "53200", "out of memory");
-        return;
+    } else if (stream_pending(&b->s) > STREAM_HIGH_WATER) {
+        stream_pause_read(&s->client);
     }
-    flush_backend(s, b);
 }
 
-/* Looks at the server messages the session must track or refuse. */
+/* Looks at the server messages the session must track; false for one it must refuse,
+ * with the reason in `err`. */
 static bool inspect_backend_msg(session *s, backend *b, uint8_t type, const uint8_t *body,
-                                size_t len)
+                                size_t len, const char **err)
 {
-    const char *err = NULL;
-    if (!pg_be_check(type, body, len, &err)) {
-        char msg[256];
-        snprintf(msg, sizeof(msg), "invalid message from %s: %s", b->target->name, err);
-        log_warn("session %llu: %s", (unsigned long long)s->id, msg);
-        session_close(s, "08P01", msg);
+    if (!pg_be_check(type, body, len, err))
         return false;
-    }
     if (type == PG_BE_READY_FOR_QUERY) {
         b->tx_status = s->tx_status = body[0];
     } else if (type == PG_BE_ERROR_RESPONSE) {
@@ -128,30 +126,25 @@ static bool inspect_backend_msg(session *s, backend *b, uint8_t type, const uint
 void session_relay_backend_input(session *s, backend *b)
 {
     pg_buf *in = &b->s.in;
-    pg_buf *out = &s->client.out;
     size_t pos = 0, need_whole = 0;
+    const char *invalid = NULL;
     while (pos < in->len) {
         size_t avail = in->len - pos;
         if (b->stream_left) {
-            pos += pg_buf_pass(out, in->data + pos, avail, &b->stream_left);
+            pos += pg_buf_pass(NULL, in->data + pos, avail, &b->stream_left);
             continue;
         }
         pg_frame f;
-        const char *err = NULL;
+        const char *err = NULL; /* the checks may set it before they know */
         pg_frame_status st = pg_frame_be(in->data + pos, avail, &f, &err);
-        if (st == PG_FRAME_INCOMPLETE)
+        if (st == PG_FRAME_INVALID)
+            invalid = err;
+        if (st != PG_FRAME_OK)
             break;
-        if (st == PG_FRAME_INVALID) {
-            char msg[256];
-            snprintf(msg, sizeof(msg), "invalid message from %s: %s", b->target->name, err);
-            session_close(s, "08P01", msg);
-            return;
-        }
         size_t whole = f.hdr_len + f.body_len;
         if (avail < whole) {
             if ((f.type == PG_BE_DATA_ROW || f.type == PG_BE_COPY_DATA) &&
                 whole >= STREAM_THRESHOLD) {
-                pg_buf_put(out, in->data + pos, avail);
                 b->stream_left = whole - avail;
                 pos = in->len;
             } else {
@@ -159,21 +152,25 @@ void session_relay_backend_input(session *s, backend *b)
             }
             break;
         }
-        if (!inspect_backend_msg(s, b, f.type, in->data + pos + f.hdr_len, f.body_len))
-            return;
-        pg_buf_put(out, in->data + pos, whole);
+        if (!inspect_backend_msg(s, b, f.type, in->data + pos + f.hdr_len, f.body_len, &err)) {
+            invalid = err;
+            break;
+        }
         pos += whole;
     }
-    if (!finish_input(in, pos, need_whole) || out->failed) {
-        session_close(s, "53200", "out of memory");
-        return;
-    }
-    if (!stream_flush(&s->client)) {
+    bool sent = forward(&s->client, in, pos);
+    if (invalid) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "invalid message from %s: %s", b->target->name, invalid);
+        log_warn("session %llu: %s", (unsigned long long)s->id, msg);
+        session_close(s, "08P01", msg);
+    } else if (!sent && errno != ENOMEM) {
         session_close(s, NULL, "client connection lost");
-        return;
-    }
-    if (stream_pending(&s->client) > STREAM_HIGH_WATER)
+    } else if (!sent || !finish_input(in, pos, need_whole)) {
+        session_close(s, "53200", "out of memory");
+    } else if (stream_pending(&s->client) > STREAM_HIGH_WATER) {
         stream_pause_read(&b->s);
+    }
 }
 
 void session_relay_client_drained(session *s)

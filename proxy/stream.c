@@ -77,6 +77,37 @@ bool stream_flush(stream *s)
     return true;
 }
 
+bool stream_send(stream *s, const void *p, size_t n)
+{
+    if (stream_pending(s) || s->out.failed) {
+        pg_buf_put(&s->out, p, n);
+        return stream_flush(s);
+    }
+    const uint8_t *next = p;
+    while (n) {
+        ssize_t sent = send(s->fd, next, n, MSG_NOSIGNAL);
+        if (sent > 0) {
+            next += sent;
+            n -= (size_t)sent;
+        } else if (sent < 0 && errno == EINTR) {
+            continue;
+        } else if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            break;
+        } else {
+            return false;
+        }
+    }
+    if (n == 0)
+        return true;
+    pg_buf_put(&s->out, next, n);
+    if (s->out.failed) {
+        errno = ENOMEM;
+        return false;
+    }
+    ev_io_start(s->loop, &s->wio);
+    return true;
+}
+
 void stream_try_flush(stream *s)
 {
     if (!stream_flush(s))

@@ -37,6 +37,12 @@ stream_io stream_read(stream *s);
 /* Writes as much of `out` as the socket takes; arms the write watcher for
  * the rest. Returns false when the socket failed. */
 bool stream_flush(stream *s) __attribute__((warn_unused_result));
+/* Sends n bytes at p after whatever `out` already holds. With nothing queued they go
+ * straight from p to the socket, so relayed bytes are not copied and an idle-between-
+ * messages connection never needs an output buffer; only what the socket does not take
+ * is copied into `out` (and the write watcher armed). False when the socket failed or
+ * memory ran out (errno says which). */
+bool stream_send(stream *s, const void *p, size_t n) __attribute__((warn_unused_result));
 /* For a last message before closing: failures do not matter then. */
 void stream_try_flush(stream *s);
 size_t stream_pending(const stream *s);

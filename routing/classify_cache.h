@@ -24,7 +24,8 @@
 
 /* Memory bound besides max_entries: every entry is charged its key and an estimate of its
  * result (classify.c's arena starts at 4 KiB), and the least recently used entries go
- * when the sum would pass this, so many distinct long texts can't grow the cache unbounded. */
+ * when the sum would pass this, so many distinct long texts can't grow the cache unbounded.
+ * For short statements that is ~3,800 entries, whatever max_entries says. */
 #define CLASSIFY_CACHE_MAX_BYTES ((size_t)16 * 1024 * 1024)
 
 typedef struct classify_cache classify_cache;
