@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "protocol/pg_codes.h"
+#include "protocol/pg_frame.h"
 #include "protocol/pg_reader.h"
 
 bool pg_decode_parse(const uint8_t *body, size_t len, pg_parse_msg *out)
@@ -139,12 +140,10 @@ size_t pg_count_replies(const uint8_t *msgs, size_t len)
     size_t n = 0, pos = 0;
     while (pos + 5 <= len) {
         uint8_t t = msgs[pos];
-        size_t mlen = ((size_t)msgs[pos + 1] << 24) | ((size_t)msgs[pos + 2] << 16) |
-                      ((size_t)msgs[pos + 3] << 8) | msgs[pos + 4];
         if (t == PG_FE_PARSE || t == PG_FE_BIND || t == PG_FE_DESCRIBE || t == PG_FE_EXECUTE ||
             t == PG_FE_CLOSE)
             n++;
-        pos += 1 + mlen;
+        pos += pg_frame_whole_len(msgs + pos);
     }
     return n;
 }

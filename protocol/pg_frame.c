@@ -8,6 +8,11 @@ static uint32_t get_u32(const uint8_t *p)
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
+size_t pg_frame_whole_len(const uint8_t *msg)
+{
+    return 1 + (size_t)get_u32(msg + 1);
+}
+
 uint32_t pg_frame_fe_max(uint8_t type)
 {
     switch (type) {

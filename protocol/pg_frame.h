@@ -33,6 +33,10 @@ pg_frame_status pg_frame_be(const uint8_t *buf, size_t avail, pg_frame *out, con
 pg_frame_status pg_frame_startup(const uint8_t *buf, size_t avail, pg_frame *out,
                                  const char **err);
 /* Limits by type; 0 means the type is not valid in that direction. */
+/* The size of a whole message already framed and buffered (type byte,
+ * length word, body): for walking through messages this module accepted. */
+size_t pg_frame_whole_len(const uint8_t *msg);
+
 uint32_t pg_frame_fe_max(uint8_t type);
 uint32_t pg_frame_be_max(uint8_t type);
 

@@ -24,6 +24,7 @@
 
 #include "protocol/pg_codes.h"
 #include "protocol/pg_ext.h"
+#include "protocol/pg_frame.h"
 #include "protocol/pg_reader.h"
 #include "proxy/backend.h"
 #include "proxy/divergence.h"
@@ -222,7 +223,7 @@ static bool read_msg(const route_op *op, msg *m)
     if (op->pos + 5 > op->request.len)
         return false;
     const uint8_t *p = op->request.data + op->pos;
-    size_t len = 1 + (((size_t)p[1] << 24) | ((size_t)p[2] << 16) | ((size_t)p[3] << 8) | p[4]);
+    size_t len = pg_frame_whole_len(p);
     m->type = p[0];
     m->whole = p;
     m->len = len;

@@ -7,6 +7,7 @@
 
 #include "protocol/pg_codes.h"
 #include "protocol/pg_ext.h"
+#include "protocol/pg_frame.h"
 #include "protocol/pg_reader.h"
 #include "proxy/backend.h"
 #include "proxy/divergence.h"
@@ -269,8 +270,7 @@ msg_result ext_dual_primary_done(session *s, const msg *m)
         /* the client asked for no RowDescription here: drop the rebuilt one */
         size_t skip = 0;
         if (client.len >= 5 && client.data[0] == PG_BE_ROW_DESCRIPTION)
-            skip = 1 + (((size_t)client.data[1] << 24) | ((size_t)client.data[2] << 16) |
-                        ((size_t)client.data[3] << 8) | client.data[4]);
+            skip = pg_frame_whole_len(client.data);
         pg_buf_reset(&op->first->captured);
         pg_buf_put(&op->first->captured, client.data + skip, client.len - skip);
         pg_buf_free(&client);

@@ -7,6 +7,7 @@
 
 #include "protocol/pg_codes.h"
 #include "protocol/pg_ext.h"
+#include "protocol/pg_frame.h"
 #include "protocol/pg_reader.h"
 #include "proxy/backend.h"
 #include "proxy/divergence.h"
@@ -163,24 +164,23 @@ msg_result ext_parse_images_done(session *s)
     bool parsed = false;
     while (pos + 5 <= cap->len) {
         uint8_t type = cap->data[pos];
-        size_t mlen = ((size_t)cap->data[pos + 1] << 24) | ((size_t)cap->data[pos + 2] << 16) |
-                      ((size_t)cap->data[pos + 3] << 8) | cap->data[pos + 4];
+        size_t len = pg_frame_whole_len(cap->data + pos);
         const uint8_t *whole = cap->data + pos;
         if ((type == PG_BE_PARSE_COMPLETE && !op->split) || type == PG_BE_ERROR_RESPONSE ||
             type == PG_BE_NOTICE_RESPONSE)
-            pg_buf_put(&s->client.out, whole, 1 + mlen);
+            pg_buf_put(&s->client.out, whole, len);
         if (type == PG_BE_PARSE_COMPLETE)
             parsed = true;
         if (type == PG_BE_ROW_DESCRIPTION) {
             pg_buf_reset(&st->row_desc);
-            pg_buf_put(&st->row_desc, whole, 1 + mlen);
+            pg_buf_put(&st->row_desc, whole, len);
             pg_reader r;
-            pg_reader_init(&r, whole + 5, mlen - 4);
+            pg_reader_init(&r, whole + 5, len - 5);
             int16_t cols = pg_read_int16(&r);
             if (cols >= 0 && (size_t)cols >= st->table->n_columns)
                 st->client_cols = (size_t)cols - st->table->n_columns;
         }
-        pos += 1 + mlen;
+        pos += len;
     }
     pg_buf_reset(&b->captured);
     if (!parsed || b->capture_outcome.error || st->row_desc.len == 0) {
@@ -338,16 +338,15 @@ msg_result ext_describe_images_done(session *s)
     const pg_buf *cap = &b->captured;
     size_t pos = 0;
     while (pos + 5 <= cap->len) {
-        size_t mlen = ((size_t)cap->data[pos + 1] << 24) | ((size_t)cap->data[pos + 2] << 16) |
-                      ((size_t)cap->data[pos + 3] << 8) | cap->data[pos + 4];
+        size_t len = pg_frame_whole_len(cap->data + pos);
         if (cap->data[pos] == PG_BE_ROW_DESCRIPTION && !(op->split && !op->unit->client_cols))
-            put_cut_row_description(&s->client.out, cap->data + pos, 1 + mlen,
+            put_cut_row_description(&s->client.out, cap->data + pos, len,
                                     op->unit->client_cols);
         else if (cap->data[pos] == PG_BE_ROW_DESCRIPTION)
             ; /* NoData, which a simple query does not have */
         else
-            pg_buf_put(&s->client.out, cap->data + pos, 1 + mlen);
-        pos += 1 + mlen;
+            pg_buf_put(&s->client.out, cap->data + pos, len);
+        pos += len;
     }
     pg_buf_reset(&b->captured);
     return MSG_DONE;

@@ -363,8 +363,7 @@ static bool batch_for_legacy(session *s, const uint8_t *p, size_t len)
         return false;
     size_t pos = 0;
     while (pos < len) {
-        size_t mlen = 1 + (((size_t)p[pos + 1] << 24) | ((size_t)p[pos + 2] << 16) |
-                           ((size_t)p[pos + 3] << 8) | p[pos + 4]);
+        size_t mlen = pg_frame_whole_len(p + pos);
         const uint8_t *m = p + pos;
         if (m[0] == PG_FE_PARSE) {
             const char *name = (const char *)m + 5;
@@ -401,8 +400,7 @@ static void register_batch(session *s, const uint8_t *p, size_t len)
     ext_registry *r = &s->op->x.reg;
     size_t pos = 0;
     while (pos < len) {
-        size_t mlen = 1 + (((size_t)p[pos + 1] << 24) | ((size_t)p[pos + 2] << 16) |
-                           ((size_t)p[pos + 3] << 8) | p[pos + 4]);
+        size_t mlen = pg_frame_whole_len(p + pos);
         const uint8_t *m = p + pos;
         pg_bind_msg b;
         pg_target_msg t;

@@ -505,3 +505,11 @@ Test(pg_frame, equivalence_backend_stream)
     check_equivalence(pg_frame_be, b.data, b.len, 28, PG_FRAME_INVALID);
     pg_buf_free(&b);
 }
+
+Test(pg_frame, whole_len_counts_type_byte_and_length_word)
+{
+    static const uint8_t sync[] = {'S', 0, 0, 0, 4};
+    static const uint8_t query[] = {'Q', 0, 0, 0, 13, 'S', 'E', 'L', 'E', 'C', 'T', ' ', '1', 0};
+    cr_assert_eq(pg_frame_whole_len(sync), 5);
+    cr_assert_eq(pg_frame_whole_len(query), sizeof(query));
+}
