@@ -355,8 +355,41 @@ static const ext_stmt *referenced(session *s, const uint8_t *m, size_t len)
     return NULL;
 }
 
-/* Whether the batch can take the fast path. */
-static bool batch_for_legacy(session *s, const uint8_t *p, size_t len)
+/* A Parse of the fast path, classified and routed once: judged by
+ * batch_for_legacy, registered as it is by register_batch. */
+static ext_stmt *fast_stmt(session *s, const uint8_t *m, size_t len)
+{
+    ext_stmt *st = ext_stmt_new((const char *)m + 5, m, len);
+    if (!st || !(st->cls = classify_cache_get(s->px->classify, st->sql))) {
+        ext_stmt_unref(st);
+        return NULL;
+    }
+    if (st->cls->n_stmts == 1) {
+        route_decide(s->cfg->routes, &st->cls->stmts[0], &st->dec);
+    } else { /* empty, or several: legacy answers as PostgreSQL does */
+        st->dec.action = ROUTE_RUN_LEGACY;
+        st->dec.service = -1;
+    }
+    st->prepared_on = 1; /* legacy */
+    st->fast_batch = true;
+    return st;
+}
+
+typedef struct fast_parses {
+    ext_stmt **st;
+    size_t n, cap;
+} fast_parses;
+
+static void fast_parses_free(fast_parses *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        ext_stmt_unref(f->st[i]);
+    free(f->st);
+}
+
+/* Whether the batch can take the fast path; its Parses, in order, in `out`
+ * (released by the caller). */
+static bool batch_for_legacy(session *s, const uint8_t *p, size_t len, fast_parses *out)
 {
     const route_ext_state *x = &s->op->x;
     if (x->touched || x->window_failed || s->tx_poisoned)
@@ -367,22 +400,23 @@ static bool batch_for_legacy(session *s, const uint8_t *p, size_t len)
         const uint8_t *m = p + pos;
         if (m[0] == PG_FE_PARSE) {
             const char *name = (const char *)m + 5;
-            const char *sql = name + strlen(name) + 1;
             /* the server refuses to replace a named statement; only the engine
              * keeps the old entry when that happens */
             if (name[0] && ext_find_stmt(&s->op->x.reg, name))
                 return false;
-            const classify_result *r = classify_cache_get(s->px->classify, sql);
-            if (!r)
-                return false;
-            ext_stmt probe = {.cls = r};
-            bool ok = r->n_stmts != 1;
-            if (!ok) {
-                route_decide(s->cfg->routes, &r->stmts[0], &probe.dec);
-                ok = legacy_alone(s, &probe);
+            if (out->n == out->cap) {
+                size_t cap = out->cap ? 2 * out->cap : 8;
+                ext_stmt **grown = realloc(out->st, cap * sizeof(*grown));
+                if (!grown)
+                    return false;
+                out->st = grown;
+                out->cap = cap;
             }
-            classify_result_free(r);
-            if (!ok)
+            ext_stmt *st = fast_stmt(s, m, mlen);
+            if (!st)
+                return false;
+            out->st[out->n++] = st;
+            if (!legacy_alone(s, st))
                 return false;
         } else {
             const ext_stmt *st = referenced(s, m, mlen);
@@ -394,31 +428,20 @@ static bool batch_for_legacy(session *s, const uint8_t *p, size_t len)
     return true;
 }
 
-/* The registry's side of a fast-path batch: statements, portals, closes. */
-static void register_batch(session *s, const uint8_t *p, size_t len)
+/* The registry's side of a fast-path batch: statements, portals, closes.
+ * Takes over the statements in `parses`. */
+static void register_batch(session *s, const uint8_t *p, size_t len, fast_parses *parses)
 {
     ext_registry *r = &s->op->x.reg;
-    size_t pos = 0;
+    size_t pos = 0, next = 0;
     while (pos < len) {
         size_t mlen = pg_frame_whole_len(p + pos);
         const uint8_t *m = p + pos;
         pg_bind_msg b;
         pg_target_msg t;
-        if (m[0] == PG_FE_PARSE) {
-            ext_stmt *st = ext_stmt_new((const char *)m + 5, m, mlen);
-            if (st && (st->cls = classify_cache_get(s->px->classify, st->sql))) {
-                if (st->cls->n_stmts == 1) {
-                    route_decide(s->cfg->routes, &st->cls->stmts[0], &st->dec);
-                } else {
-                    st->dec.action = ROUTE_RUN_LEGACY;
-                    st->dec.service = -1;
-                }
-                st->prepared_on = 1; /* legacy */
-                st->fast_batch = true;
-                ext_put_stmt(r, st);
-            } else {
-                ext_stmt_unref(st);
-            }
+        if (m[0] == PG_FE_PARSE && next < parses->n) {
+            ext_put_stmt(r, parses->st[next]);
+            parses->st[next++] = NULL;
         } else if (m[0] == PG_FE_BIND && pg_decode_bind(m + 5, mlen - 5, &b)) {
             ext_stmt *st = ext_find_stmt(r, b.statement);
             if (st)
@@ -519,8 +542,12 @@ static void take_request(session *s)
             route_op *op = s->op;
             bool synced = f.type != PG_FE_FLUSH;
             pg_buf_init(&op->request);
-            if (batch_for_legacy(s, in->data, pos)) {
-                register_batch(s, in->data, pos);
+            fast_parses parses = {0};
+            bool fast = batch_for_legacy(s, in->data, pos, &parses);
+            if (fast)
+                register_batch(s, in->data, pos, &parses);
+            fast_parses_free(&parses);
+            if (fast) {
                 if (synced) {
                     op->kind = OP_SINGLE;
                     op->first = s->legacy;
