@@ -198,23 +198,18 @@ msg_result ext_dual_recover(session *s)
     return MSG_DONE;
 }
 
-static msg_result exec_dual(session *s, const msg *m, ext_stmt *st)
+static msg_result exec_dual(session *s, const msg *m, const pg_execute_msg *e, ext_stmt *st)
 {
     route_op *op = s->op;
     backend *list[CONFIG_MAX_SERVICES + 1];
     size_t n;
     if (!ext_targets_of(s, st, list, &n) || !ext_client_turn(s, NULL))
         return MSG_WAIT;
-    pg_execute_msg e;
-    if (!pg_decode_execute(m->body, m->body_len, &e)) {
-        session_close(s, "08P01", "protocol violation by the client: malformed Execute");
-        return MSG_WAIT;
-    }
     pg_buf out;
     pg_buf_init(&out);
     if (st->images) {
         /* every row the write touched is needed: no row limit */
-        pg_buf_execute(&out, e.portal, 0);
+        pg_buf_execute(&out, e->portal, 0);
     } else {
         pg_buf_put(&out, m->whole, m->len);
     }
@@ -365,7 +360,7 @@ msg_result ext_on_execute(session *s, const msg *m)
     case ROUTE_RUN_EVERYWHERE:
         return exec_everywhere(s, m, st);
     case ROUTE_RUN_DUAL:
-        return exec_dual(s, m, st);
+        return exec_dual(s, m, &e, st);
     default: {
         backend *list[CONFIG_MAX_SERVICES + 1];
         size_t n;
