@@ -368,11 +368,17 @@ static bool push_pending(backend *b, reply_mode mode, uint32_t replies)
 /* A request for a backend whose connection is gone ends at once with that
  * failure; a mirror's caller sees it as the secondary's error. Nothing can
  * answer the client in its place, so a forwarded request is refused. */
+/* A request that ends the moment it is made, with `outcome`. */
+static void end_at_once(backend *b, backend_outcome outcome, reply_mode mode)
+{
+    b->last = outcome;
+    if (mode == REPLY_CAPTURE)
+        b->capture_outcome = outcome;
+}
+
 static bool send_to_closed(backend *b, reply_mode mode)
 {
-    b->last = b->ext_error;
-    if (mode == REPLY_CAPTURE)
-        b->capture_outcome = b->last;
+    end_at_once(b, b->ext_error, mode);
     return mode != REPLY_FORWARD;
 }
 
@@ -413,9 +419,7 @@ bool backend_send_ext(backend *b, const uint8_t *msgs, size_t len, reply_mode mo
         return send_to_closed(b, mode);
     size_t replies = pg_count_replies(msgs, len);
     if (b->ext_failed || replies == 0) {
-        b->last = b->ext_failed ? b->ext_error : (backend_outcome){0};
-        if (mode == REPLY_CAPTURE)
-            b->capture_outcome = b->last;
+        end_at_once(b, b->ext_failed ? b->ext_error : (backend_outcome){0}, mode);
         return true;
     }
     if (!push_pending(b, mode, (uint32_t)replies))

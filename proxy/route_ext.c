@@ -42,6 +42,14 @@ static int slot_of(const backend *b)
     return b->service < 0 ? 0 : b->service + 1;
 }
 
+msg_result ext_malformed(session *s, const char *what)
+{
+    char m[96];
+    snprintf(m, sizeof(m), "protocol violation by the client: malformed %s", what);
+    session_close(s, "08P01", m);
+    return MSG_WAIT;
+}
+
 uint64_t ext_bit_of(const backend *b)
 {
     return (uint64_t)1 << slot_of(b);

@@ -349,8 +349,7 @@ msg_result ext_on_execute(session *s, const msg *m)
 {
     pg_execute_msg e;
     if (!pg_decode_execute(m->body, m->body_len, &e)) {
-        session_close(s, "08P01", "protocol violation by the client: malformed Execute");
-        return MSG_WAIT;
+        return ext_malformed(s, "Execute");
     }
     ext_portal *p = ext_find_portal(&s->op->x.reg, e.portal);
     if (!p)

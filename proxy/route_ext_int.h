@@ -44,6 +44,8 @@ typedef struct msg {
 } msg;
 
 /* helpers (route_ext.c) */
+/* A message pg_fe_check let through that its decoder refuses: the session ends. */
+msg_result ext_malformed(session *s, const char *what);
 uint64_t ext_bit_of(const backend *b);
 bool ext_client_turn(session *s, const backend *b);
 bool ext_usable(session *s, int service);

@@ -76,8 +76,7 @@ msg_result ext_on_parse(session *s, const msg *m)
     route_op *op = s->op;
     pg_parse_msg p;
     if (!pg_decode_parse(m->body, m->body_len, &p)) {
-        session_close(s, "08P01", "protocol violation by the client: malformed Parse");
-        return MSG_WAIT;
+        return ext_malformed(s, "Parse");
     }
     bool named = p.name[0] != '\0';
     /* a named statement outlives the window: know the window's fate first */
@@ -246,8 +245,7 @@ msg_result ext_on_bind(session *s, const msg *m)
     route_op *op = s->op;
     pg_bind_msg b;
     if (!pg_decode_bind(m->body, m->body_len, &b)) {
-        session_close(s, "08P01", "protocol violation by the client: malformed Bind");
-        return MSG_WAIT;
+        return ext_malformed(s, "Bind");
     }
     ext_stmt *st = ext_find_stmt(&op->x.reg, b.statement);
     if (!st)
@@ -288,8 +286,7 @@ msg_result ext_on_describe(session *s, const msg *m)
     route_op *op = s->op;
     pg_target_msg t;
     if (!pg_decode_target(m->body, m->body_len, &t)) {
-        session_close(s, "08P01", "protocol violation by the client: malformed Describe");
-        return MSG_WAIT;
+        return ext_malformed(s, "Describe");
     }
     ext_stmt *st = stmt_of_target(s, t.kind, t.name);
     if (!st)
@@ -359,8 +356,7 @@ msg_result ext_on_close(session *s, const msg *m)
     route_op *op = s->op;
     pg_target_msg t;
     if (!pg_decode_target(m->body, m->body_len, &t)) {
-        session_close(s, "08P01", "protocol violation by the client: malformed Close");
-        return MSG_WAIT;
+        return ext_malformed(s, "Close");
     }
     if (t.kind == 'S' && t.name[0] && !rs_all_idle(s))
         return MSG_WAIT; /* the registry must not run ahead of a failed window */
