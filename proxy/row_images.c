@@ -199,7 +199,8 @@ static bool read_row(const catalog_table *t, classify_dml dml, const shape *sh,
 /* Rows arrive on the secondary with their ids already chosen, so its own
  * sequences don't move. Keep each serial key's sequence at least at the
  * largest id, so that the day the service becomes primary its nextval()
- * does not hand out ids that are taken. */
+ * does not hand out ids that are taken. setval is not transactional: two
+ * applies committing close together could otherwise set it back. */
 static void advance_sequences(const catalog_table *t, pg_buf *apply)
 {
     for (size_t k = 0; k < t->n_pkey; k++) {
@@ -216,7 +217,10 @@ static void advance_sequences(const catalog_table *t, pg_buf *apply)
         put_ident(&sql, t->schema);
         pg_buf_put_byte(&sql, '.');
         put_ident(&sql, t->name);
-        put_str(&sql, ") x WHERE s IS NOT NULL AND m IS NOT NULL");
+        /* only forward: a concurrent apply whose rows this snapshot can't see
+         * yet may already have moved the sequence past m */
+        put_str(&sql, ") x WHERE s IS NOT NULL AND m IS NOT NULL"
+                      " AND m > coalesce(pg_sequence_last_value(s::regclass), 0)");
         pg_buf_put_byte(&sql, 0);
         char qualified[300];
         snprintf(qualified, sizeof(qualified), "\"%s\".\"%s\"", t->schema, t->name);
