@@ -9,6 +9,7 @@
 
 #include "proxy/config.h"
 #include "proxy/divergence_counters.h"
+#include "proxy/service_stats.h"
 #include "routing/classify_cache.h"
 #include "proxy/userlist.h"
 
@@ -33,6 +34,7 @@ typedef struct proxy {
     struct catalog *catalog;        /* table facts, when services are configured */
     classify_cache *classify;       /* statement classifications, shared by all sessions */
     divergence_counters divergences;
+    proxy_stats stats;              /* per-service traffic figures */
     bool stopping;
 } proxy;
 
