@@ -47,6 +47,7 @@ typedef struct backend_outcome {
     char tag[64]; /* the last CommandComplete */
     uint64_t rows; /* rows counted by every CommandComplete of the request */
     uint8_t tx_status;
+    char value[32]; /* pgtandem's own queries: the first column of the first row, as text */
 } backend_outcome;
 
 typedef struct backend {

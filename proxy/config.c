@@ -14,7 +14,7 @@
 #include <string.h>
 
 typedef enum key_type { KEY_STRING, KEY_INT, KEY_SECONDS, KEY_LISTEN, KEY_LOG_LEVEL,
-                        KEY_AUTH_TYPE, KEY_CONNINFO, KEY_MIRROR_FAILURE, KEY_CROSS } key_type;
+                        KEY_AUTH_TYPE, KEY_CONNINFO, KEY_MIRROR_FAILURE, KEY_CROSS, KEY_BOOL } key_type;
 
 typedef struct key_spec {
     const char *section;
@@ -34,6 +34,7 @@ static const key_spec keys[] = {
     {"pgtandem", "max_clients", KEY_INT, OFF(max_clients), "10000"},
     {"pgtandem", "on_mirror_failure", KEY_MIRROR_FAILURE, OFF(on_mirror_failure), "fail"},
     {"pgtandem", "cross_service_writes", KEY_CROSS, OFF(cross_service_writes), "reject"},
+    {"pgtandem", "two_phase", KEY_BOOL, OFF(two_phase), "off"},
     {"legacy", "conninfo", KEY_CONNINFO, OFF(legacy), NULL},
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -157,6 +158,16 @@ static bool apply_key(load_state *st, const key_spec *k, const char *v)
             *(route_cross *)field = ROUTE_CROSS_LEGACY;
         else {
             set_err(st, "cross_service_writes must be reject or legacy, not \"%s\"", v);
+            return false;
+        }
+        return true;
+    case KEY_BOOL:
+        if (strcmp(v, "on") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0)
+            *(bool *)field = true;
+        else if (strcmp(v, "off") == 0 || strcmp(v, "false") == 0 || strcmp(v, "no") == 0)
+            *(bool *)field = false;
+        else {
+            set_err(st, "%s must be on or off, not \"%s\"", k->name, v);
             return false;
         }
         return true;

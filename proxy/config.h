@@ -61,6 +61,7 @@ typedef struct config {
     backend_target legacy;
     mirror_failure on_mirror_failure;
     route_cross cross_service_writes;
+    bool two_phase; /* commit transactions spanning databases with PREPARE TRANSACTION */
     service_config services[CONFIG_MAX_SERVICES];
     size_t n_services;
     route_map *routes; /* compiled from services */

@@ -19,6 +19,7 @@
 #include "proxy/log.h"
 #include "proxy/net.h"
 #include "proxy/session.h"
+#include "proxy/two_phase_recover.h"
 
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -104,6 +105,8 @@ proxy *proxy_new(struct ev_loop *loop, const char *config_path, char *err, size_
         if (!px->catalog)
             goto fail;
     }
+    if (!tpc_check_servers(px->cfg, err, err_len))
+        goto fail;
     px->classify = classify_cache_new(10000);
     if (!px->classify) {
         snprintf(err, err_len, "out of memory");
@@ -138,6 +141,7 @@ void proxy_run(proxy *px)
     ev_signal_start(px->loop, &px->sig_int);
     ev_signal_start(px->loop, &px->sig_hup);
     ev_timer_start(px->loop, &px->idle_sweep);
+    tpc_resolver_start(px);
     log_info("pgtandem listening on %s:%d (legacy %s:%d/%s, %zu users in %s)",
              px->cfg->listen_host, px->cfg->listen_port, px->cfg->legacy.host,
              px->cfg->legacy.port, px->cfg->legacy.dbname, userlist_count(px->users),
@@ -148,6 +152,7 @@ void proxy_run(proxy *px)
     ev_signal_stop(px->loop, &px->sig_int);
     ev_signal_stop(px->loop, &px->sig_hup);
     ev_timer_stop(px->loop, &px->idle_sweep);
+    tpc_resolver_stop(px);
 }
 
 void proxy_free(proxy *px)

@@ -35,6 +35,8 @@ typedef struct proxy {
     classify_cache *classify;       /* statement classifications, shared by all sessions */
     divergence_counters divergences;
     proxy_stats stats;              /* per-service traffic figures */
+    ev_timer tpc_timer;             /* two-phase orphan resolver (two_phase_recover.c) */
+    int tpc_child;                  /* its running child process, 0 when none */
     bool stopping;
 } proxy;
 

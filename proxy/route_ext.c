@@ -248,6 +248,7 @@ static msg_result continue_msg(session *s, const msg *m)
     case ST_DESCRIBE_IMAGES: return ext_describe_images_done(s);
     case ST_EXEC_ALL: return ext_exec_all_done(s);
     case ST_EXEC_COMMIT: return ext_exec_commit_step(s, m);
+    case ST_EXEC_TPC: return ext_exec_tpc_step(s);
     case ST_EXEC_ABORTED: return ext_exec_aborted_done(s);
     case ST_DUAL_PRIMARY: return ext_dual_primary_done(s, m);
     case ST_DUAL_SECONDARY: return ext_dual_secondary_done(s);

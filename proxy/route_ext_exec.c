@@ -17,8 +17,11 @@
 #include "proxy/route_ext_int.h"
 #include "proxy/session.h"
 #include "proxy/session_route_int.h"
+#include "proxy/two_phase.h"
 
 /* ----------------------------------------------------------------- Execute */
+
+static backend *secondary_of(session *s, const route_decision *d);
 
 static msg_result exec_everywhere(session *s, const msg *m, ext_stmt *st)
 {
@@ -42,6 +45,11 @@ static msg_result exec_everywhere(session *s, const msg *m, ext_stmt *st)
     }
     if (c->kind == CLASSIFY_TX_CONTROL && c->tx == CLASSIFY_TX_COMMIT && n > 1 &&
         s->tx_status != PG_TX_IDLE) {
+        if (s->cfg->two_phase && !c->chain) {
+            op->phase = 0;
+            op->step = ST_EXEC_TPC;
+            return MSG_BUSY;
+        }
         op->phase = -1;
         op->step = ST_EXEC_COMMIT;
         return MSG_BUSY;
@@ -146,6 +154,77 @@ msg_result ext_exec_commit_step(session *s, const msg *m)
     return MSG_DONE;
 }
 
+static bool send_sync(session *s, backend *b)
+{
+    pg_buf sync;
+    pg_buf_init(&sync);
+    pg_buf_simple(&sync, PG_FE_SYNC);
+    bool ok = !sync.failed && backend_send_raw(b, sync.data, sync.len, REPLY_SWALLOW);
+    pg_buf_free(&sync);
+    if (!ok) {
+        session_close(s, "53200", "too many requests in flight");
+        return false;
+    }
+    return rs_flush_to(s, b);
+}
+
+/* The client's COMMIT with two_phase on: each backend's window is ended with
+ * a Sync of pgtandem's (its transaction block stays open), then the members
+ * commit by two-phase commit (two_phase.h), and the client hears COMMIT or
+ * why not. */
+msg_result ext_exec_tpc_step(session *s)
+{
+    route_op *op = s->op;
+    backend *list[CONFIG_MAX_SERVICES + 1];
+    size_t n = rs_participants(s, list);
+    if (!rs_all_idle(s))
+        return MSG_WAIT;
+    if (op->phase == 0) {
+        op->phase = 1;
+        bool sent = false;
+        for (size_t i = 0; i < n; i++)
+            if (list[i]->state == BACKEND_READY && (op->x.touched & ext_bit_of(list[i]))) {
+                if (!send_sync(s, list[i]))
+                    return MSG_WAIT;
+                sent = true;
+            }
+        if (sent)
+            return MSG_WAIT;
+    }
+    if (op->phase == 1) {
+        backend *in_tx[CONFIG_MAX_SERVICES + 1];
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            if (list[i]->state == BACKEND_READY && list[i]->tx_status != PG_TX_IDLE)
+                in_tx[k++] = list[i];
+        op->phase = 2;
+        if (k) {
+            if (!(op->tpc = tpc_start(s, in_tx, k))) {
+                session_close(s, "53200", "out of memory");
+                return MSG_WAIT;
+            }
+            return MSG_WAIT;
+        }
+    }
+    tpc_result r = op->tpc ? tpc_step(s, op->tpc) : TPC_COMMITTED;
+    if (r == TPC_RUNNING)
+        return MSG_WAIT;
+    if (r == TPC_COMMITTED) {
+        pg_buf_begin_msg(&s->client.out, PG_BE_COMMAND_COMPLETE);
+        pg_buf_put_cstring(&s->client.out, "COMMIT");
+        pg_buf_end_msg(&s->client.out);
+        after_session_command(s, op->unit, true);
+    } else {
+        pg_buf_reset(&s->tx_log);
+        pg_buf_reset(&s->tx_session_log);
+        s->tx_status = PG_TX_IDLE;
+        ext_client_error(s, op->tpc->error_state, op->tpc->error_text);
+    }
+    free(op->tpc);
+    op->tpc = NULL;
+    return MSG_DONE;
+}
+
 static backend *secondary_of(session *s, const route_decision *d)
 {
     return rs_side_backend(s, d->service, d->primary == ROUTE_LEGACY ? ROUTE_SERVICE : ROUTE_LEGACY);
@@ -205,6 +284,19 @@ static msg_result exec_dual(session *s, const msg *m, const pg_execute_msg *e, e
     size_t n;
     if (!ext_targets_of(s, st, list, &n) || !ext_client_turn(s, NULL))
         return MSG_WAIT;
+    if (s->cfg->two_phase && s->tx_status == PG_TX_IDLE) {
+        /* the window becomes a transaction block on both sides, committed at
+         * Sync by two-phase commit; a BEGIN after earlier statements of the
+         * window takes them into the block */
+        backend *pair[2] = {list[0], secondary_of(s, &st->dec)};
+        for (int i = 0; i < 2; i++) {
+            if (pair[i]->own_tx)
+                continue;
+            if (!ext_send_internal(s, pair[i], "BEGIN", REPLY_SWALLOW))
+                return MSG_WAIT;
+            pair[i]->own_tx = true;
+        }
+    }
     pg_buf out;
     pg_buf_init(&out);
     if (st->images) {
@@ -372,6 +464,14 @@ msg_result ext_on_execute(session *s, const msg *m)
 
 /* -------------------------------------------------------------------- Sync */
 
+static size_t own_tx_count(session *s, backend **list, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += list[i]->own_tx && (s->op->x.touched & ext_bit_of(list[i]));
+    return k;
+}
+
 msg_result ext_sync_step(session *s)
 {
     route_op *op = s->op;
@@ -405,6 +505,9 @@ msg_result ext_sync_step(session *s)
             }
         }
     }
+    /* two_phase on: the transactions pgtandem began for this window's mirrored
+     * writes stay open through Sync and commit together below */
+    bool by_two_phase = s->cfg->two_phase && !x->window_failed && own_tx_count(s, list, n) >= 2;
     while (++op->phase <= 2) {
         bool sent = false;
         for (size_t i = 0; i < n; i++) {
@@ -421,10 +524,14 @@ msg_result ext_sync_step(session *s)
             pg_buf_simple(&sync, PG_FE_SYNC);
             bool ok = !sync.failed && backend_send_raw(b, sync.data, sync.len, REPLY_SWALLOW);
             pg_buf_free(&sync);
-            if (ok && b->own_tx) /* the transaction pgtandem began ends with the client's */
-                ok = backend_send_query(b, x->window_failed ? "ROLLBACK" : "COMMIT",
-                                        REPLY_SWALLOW);
-            b->own_tx = false;
+            if (b->own_tx && by_two_phase) {
+                /* committed below, with the others */
+            } else {
+                if (ok && b->own_tx) /* the transaction pgtandem began ends with the client's */
+                    ok = backend_send_query(b, x->window_failed ? "ROLLBACK" : "COMMIT",
+                                            REPLY_SWALLOW);
+                b->own_tx = false;
+            }
             if (!ok) {
                 session_close(s, "53200", "too many requests in flight");
                 return MSG_WAIT;
@@ -435,6 +542,31 @@ msg_result ext_sync_step(session *s)
         }
         if (sent)
             return MSG_WAIT;
+    }
+    if (by_two_phase || op->tpc) {
+        if (!op->tpc) {
+            backend *members[CONFIG_MAX_SERVICES + 1];
+            size_t k = 0;
+            for (size_t i = 0; i < n; i++) {
+                if (list[i]->own_tx && list[i]->state == BACKEND_READY &&
+                    list[i]->tx_status != PG_TX_IDLE)
+                    members[k++] = list[i];
+                list[i]->own_tx = false;
+            }
+            if (k && !(op->tpc = tpc_start(s, members, k))) {
+                session_close(s, "53200", "out of memory");
+                return MSG_WAIT;
+            }
+        }
+        tpc_result r = op->tpc ? tpc_step(s, op->tpc) : TPC_COMMITTED;
+        if (r == TPC_RUNNING)
+            return MSG_WAIT;
+        if (r != TPC_COMMITTED) {
+            pg_buf_error(&s->client.out, false, op->tpc->error_state, op->tpc->error_text);
+            x->window_failed = true;
+        }
+        free(op->tpc);
+        op->tpc = NULL;
     }
     /* every backend answered: one ReadyForQuery for the client */
     uint8_t status = s->tx_status;

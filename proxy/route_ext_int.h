@@ -24,6 +24,7 @@ enum {
     ST_DESCRIBE_IMAGES, /* a Describe whose columns pgtandem must cut */
     ST_EXEC_ALL,       /* a session or transaction command on every backend */
     ST_EXEC_COMMIT,    /* COMMIT on several backends, group by group */
+    ST_EXEC_TPC,       /* ... or by two-phase commit */
     ST_EXEC_ABORTED,   /* COMMIT/ROLLBACK of a transaction pgtandem aborted */
     ST_DUAL_PRIMARY,   /* a mirrored write on the primary */
     ST_DUAL_SECONDARY, /* ... then on the secondary */
@@ -74,6 +75,7 @@ msg_result ext_on_execute(session *s, const msg *m);
 msg_result ext_exec_all_done(session *s);
 msg_result ext_exec_aborted_done(session *s);
 msg_result ext_exec_commit_step(session *s, const msg *m);
+msg_result ext_exec_tpc_step(session *s);
 msg_result ext_dual_primary_done(session *s, const msg *m);
 msg_result ext_dual_secondary_done(session *s);
 msg_result ext_dual_recover(session *s);

@@ -13,6 +13,7 @@
 #include "proxy/row_images.h"
 #include "proxy/session.h"
 #include "proxy/session_route_int.h"
+#include "proxy/two_phase.h"
 
 /* --------------------------------------------------------------- op steps */
 
@@ -82,6 +83,30 @@ static void rollback_everywhere(session *s)
             rs_flush_to(s, list[i]);
 }
 
+/* With two_phase on, a COMMIT reaching several backends in a transaction
+ * goes through PREPARE TRANSACTION (two_phase.h). COMMIT AND CHAIN keeps the
+ * ordered commit: a prepared transaction can't chain. */
+static bool start_two_phase(session *s, backend **list, size_t n)
+{
+    route_op *op = s->op;
+    if (!s->cfg->two_phase || op->cls->stmts[0].chain)
+        return false;
+    backend *in_tx[CONFIG_MAX_SERVICES + 1];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (list[i]->state == BACKEND_READY && list[i]->tx_status != PG_TX_IDLE)
+            in_tx[k++] = list[i];
+    if (k < 2)
+        return false;
+    op->tpc = tpc_start(s, in_tx, k);
+    if (!op->tpc) {
+        session_close(s, "53200", "out of memory");
+        return true;
+    }
+    op->step = 30;
+    return true;
+}
+
 void rs_step_commit(session *s)
 {
     route_op *op = s->op;
@@ -96,8 +121,26 @@ void rs_step_commit(session *s)
             op->step = 10;
             return;
         }
+        if (start_two_phase(s, list, n))
+            return;
         op->phase = -1;
         op->step = 1;
+    }
+    if (op->step == 30) {
+        tpc_result r = tpc_step(s, op->tpc);
+        if (r == TPC_RUNNING)
+            return;
+        pg_buf_reset(&s->tx_log);
+        pg_buf_reset(&s->tx_session_log);
+        if (r == TPC_COMMITTED) {
+            rs_track_session_state(s, &op->cls->stmts[0], (const char *)op->request.data + 5,
+                                   PG_TX_IDLE);
+            rs_reply_command(s, "COMMIT", PG_TX_IDLE);
+        } else {
+            rs_reply_error(s, op->tpc->error_state, op->tpc->error_text, PG_TX_IDLE);
+        }
+        rs_op_done(s);
+        return;
     }
     if (op->step == 10) {
         s->tx_poisoned = false;
@@ -310,7 +353,29 @@ void rs_step_dual(session *s)
             rs_op_done(s);
             return;
         }
+        if (s->cfg->two_phase) {
+            backend *pair[2] = {op->first, op->second};
+            if (!(op->tpc = tpc_start(s, pair, 2))) {
+                session_close(s, "53200", "out of memory");
+                return;
+            }
+            op->step = 30;
+            return;
+        }
         send_then(s, op->second, "COMMIT", 3);
+        return;
+    }
+    case 30: {
+        tpc_result r = tpc_step(s, op->tpc);
+        if (r == TPC_RUNNING)
+            return;
+        if (r == TPC_COMMITTED) {
+            rs_deliver_captured(s, op->first, PG_TX_IDLE);
+        } else {
+            pg_buf_reset(&op->first->captured);
+            rs_reply_error(s, op->tpc->error_state, op->tpc->error_text, PG_TX_IDLE);
+        }
+        rs_op_done(s);
         return;
     }
     case 3: {

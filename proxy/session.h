@@ -68,6 +68,7 @@ typedef struct route_op {
     struct ext_stmt *unit;     /* the statement of the message in progress */
     struct backend *target;    /* the backend answering the message in progress */
     bool fast_ext;             /* an extended batch sent to legacy whole */
+    struct two_phase *tpc;     /* a two-phase commit in progress (two_phase.h) */
     bool split;                /* a simple query run as an extended batch */
     route_ext_state x;         /* kept by rs_op_done */
 } route_op;

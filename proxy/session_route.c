@@ -663,6 +663,20 @@ void session_route_client_input(session *s)
 
 /* ------------------------------------------------------- backend replies */
 
+/* The first column of the first row of one of pgtandem's own queries (a
+ * transaction id for two-phase commit); other replies pass untouched. */
+static void note_value(backend *b, const uint8_t *body, size_t len)
+{
+    if (b->cur.value[0] || len < 6 || ((body[0] << 8) | body[1]) < 1)
+        return;
+    int32_t n = (int32_t)((uint32_t)body[2] << 24 | (uint32_t)body[3] << 16 |
+                          (uint32_t)body[4] << 8 | body[5]);
+    if (n < 0 || (size_t)n > len - 6 || (size_t)n >= sizeof(b->cur.value))
+        return;
+    memcpy(b->cur.value, body + 6, (size_t)n);
+    b->cur.value[n] = '\0';
+}
+
 static void note_reply(backend *b, uint8_t type, const uint8_t *body, size_t len)
 {
     if (type == PG_BE_ERROR_RESPONSE) {
@@ -776,6 +790,8 @@ void session_route_backend_input(session *s, backend *b)
             break;
         default:
             note_reply(b, f.type, body, f.body_len);
+            if (f.type == PG_BE_DATA_ROW && mode == REPLY_SWALLOW)
+                note_value(b, body, f.body_len);
             if (f.type == PG_BE_ERROR_RESPONSE && !head && !from_legacy)
                 break;
             if (to_client && !(s->op->split && head && head->replies && rs_split_hides(f.type)))

@@ -10,6 +10,7 @@ GROUP is the proxy configuration the caller started (see run.sh):
   continue         as dual, on_mirror_failure=continue
   reads_service    as dual, reads=service
   primary_service  writes=dual, primary=service, reads=service, on_mirror_failure=fail
+  two_phase        as dual, two_phase=on (checks_two_phase.py, and the concurrency runs)
 
 Prints one "PASS name ..." / "FAIL name ..." / "SKIP name ..." line per check. Exit status 1
 when any check failed.
@@ -699,7 +700,7 @@ def commit_order_legacy_secondary_first(ctx):
     return _commit_order(ctx, "service", 221, -900150)
 
 
-@check("dual", timeout=90)
+@check("dual", "two_phase", timeout=90)
 def concurrent_conflicting_updates(ctx):
     """16 clients increment the same five rows for a while; lock-step must leave both sides
     equal and every acknowledged increment counted. product_inventory (the brief's table)
@@ -1149,6 +1150,7 @@ sys.modules.setdefault("checks", sys.modules[__name__])
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import checks_extended  # noqa: E402,F401
 import checks_pgbench  # noqa: E402,F401
+import checks_two_phase  # noqa: E402,F401
 
 
 # ---------------------------------------------------------------------------
@@ -1156,11 +1158,13 @@ import checks_pgbench  # noqa: E402,F401
 # ---------------------------------------------------------------------------
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("group", choices=["dual", "continue", "reads_service", "primary_service"])
+    ap.add_argument("group", choices=["dual", "continue", "reads_service", "primary_service",
+                                     "two_phase"])
     ap.add_argument("--proxy-port", type=int, required=True)
     ap.add_argument("--legacy-port", type=int, required=True)
     ap.add_argument("--service-ports", required=True, help="auth,product,cart,promotion")
     ap.add_argument("--proxy-log")
+    ap.add_argument("--proxy-config", help="the config the proxy under test runs")
     ap.add_argument("--only", help="run only checks whose name matches this regex")
     ap.add_argument("--concurrency-seconds", type=float, default=20.0)
     ap.add_argument("--build-dir", help="where pq_dual_pipeline was built")

@@ -80,11 +80,11 @@ def _run(ctx, mode):
             " touched rows identical on both sides" % (mode, seconds, counts[0], counts[1]))
 
 
-@check("dual", timeout=120)
+@check("dual", "two_phase", timeout=120)
 def pgbench_extended_conflicting_increments(ctx):
     return _run(ctx, "extended")
 
 
-@check("dual", timeout=120)
+@check("dual", "two_phase", timeout=120)
 def pgbench_prepared_conflicting_increments(ctx):
     return _run(ctx, "prepared")

@@ -10,6 +10,7 @@
 #   continue         continue           legacy   legacy
 #   reads_service    fail               legacy   service
 #   primary_service  fail               service  service
+#   two_phase        fail               legacy   legacy   (two_phase = on)
 #
 # Prints PASS/FAIL (and SKIP) per check and ends with "N passed, M failed".
 #
@@ -17,7 +18,7 @@
 #   PGTANDEM_TEST_PORTS=A-B     take ports from this range (default: free ports in 20000-32000)
 #   PGTANDEM_TEST_KEEP=1        keep the temporary directory (logs, data) at exit
 #   PGTANDEM_TEST_ONLY=REGEX    run only the client checks whose name matches (Python regex)
-#   PGTANDEM_TEST_GROUPS="a b"  run only these groups (default: all four, in the order above)
+#   PGTANDEM_TEST_GROUPS="a b"  run only these groups (default: all five, in the order above)
 #   PGTANDEM_DUAL_SECONDS=S     length of the concurrent-updates run and of each of the two
 #                               pgbench runs in group dual (default 20)
 set -euo pipefail
@@ -27,7 +28,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
 PY=/usr/bin/python3             # the interpreter with psycopg 3 and asyncpg
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
-GROUPS_WANTED=${PGTANDEM_TEST_GROUPS:-dual continue reads_service primary_service}
+GROUPS_WANTED=${PGTANDEM_TEST_GROUPS:-dual continue reads_service primary_service two_phase}
 SECONDS_CONC=${PGTANDEM_DUAL_SECONDS:-20}
 
 TMP=$(mktemp -d /tmp/pgtandem-dual.XXXXXX)
@@ -136,9 +137,9 @@ cat >"$TMP/users.txt" <<EOF
 "poc_user" "admin123"
 EOF
 
-# write_config NAME POLICY PRIMARY READS
+# write_config NAME POLICY PRIMARY READS [TWO_PHASE]
 write_config() {
-    local f="$TMP/$1.conf" svc port db user pw tables
+    local f="$TMP/$1.conf" svc port db user pw tables two_phase=${5:-off}
     cat >"$f" <<EOF
 ; written by tests/integration/dual/run.sh, group $1
 [pgtandem]
@@ -148,6 +149,7 @@ auth_type = scram-sha-256
 log_level = info
 on_mirror_failure = $2
 cross_service_writes = reject
+two_phase = $two_phase
 
 [legacy]
 conninfo = $LEGACY_KV
@@ -224,11 +226,11 @@ stop_proxy() {
     fi
 }
 
-# run_group NAME POLICY PRIMARY READS
+# run_group NAME POLICY PRIMARY READS [TWO_PHASE]
 run_group() {
     local name=$1 out="$TMP/out/$1.txt" rc line fails_before=$FAILED
     [[ " $GROUPS_WANTED " == *" $name "* ]] || return 0
-    echo "== group $name: on_mirror_failure=$2, primary=$3, reads=$4"
+    echo "== group $name: on_mirror_failure=$2, primary=$3, reads=$4, two_phase=${5:-off}"
     write_config "$@"
     if ! start_proxy "$name"; then
         compare_sides "$name"
@@ -239,7 +241,7 @@ run_group() {
     set +e
     timeout -k 5 200 "$PY" "$HERE/checks.py" "$name" --proxy-port "$PROXY_PORT" \
         --legacy-port "$LEGACY_PORT" --service-ports "$SERVICE_PORTS" \
-        --proxy-log "$TMP/proxy-$name.log" --concurrency-seconds "$SECONDS_CONC" --build-dir "$BUILD" \
+        --proxy-log "$TMP/proxy-$name.log" --proxy-config "$TMP/$name.conf" --concurrency-seconds "$SECONDS_CONC" --build-dir "$BUILD" \
         "${only[@]}" >"$out" 2>&1
     rc=$?
     set -e
@@ -269,5 +271,6 @@ run_group dual fail legacy legacy
 run_group continue continue legacy legacy
 run_group reads_service fail legacy service
 run_group primary_service fail service service
+run_group two_phase fail legacy legacy on
 
 finish
