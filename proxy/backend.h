@@ -66,6 +66,7 @@ typedef struct backend {
     /* routed sessions only */
     int service;                          /* index in the config, -1 for legacy */
     bool joined;                          /* session state replayed onto it */
+    uint32_t replayed;                    /* entries of that state sent so far */
     reply_wait pending[BACKEND_MAX_PENDING]; /* one entry per request sent, oldest first */
     size_t n_pending;
     bool ext_failed;          /* an extended message failed: the server skips to Sync */

@@ -25,6 +25,93 @@ backend *rs_side_backend(session *s, int service, route_side side)
     return *rs_slot_of(s, side == ROUTE_LEGACY ? -1 : service);
 }
 
+/* ------------------------------------------------------------ session logs
+ *
+ * What a joining backend replays: entries of "key\0statement\0". The key
+ * names what a later entry replaces ("set:NAME" for SET/RESET NAME), empty for
+ * the rest. Each entry goes as its own Query, so one that fails on that
+ * database (a PREPARE of a table it lacks) costs only itself. */
+
+static void log_append(pg_buf *log, const char *key, const char *sql)
+{
+    pg_buf_put(log, key, strlen(key) + 1);
+    pg_buf_put(log, sql, strlen(sql) + 1);
+}
+
+/* The entry at *pos (key and statement), moving *pos past it; false at the end. */
+static bool log_next(const pg_buf *log, size_t *pos, const char **key, const char **sql)
+{
+    if (*pos >= log->len)
+        return false;
+    *key = (const char *)log->data + *pos;
+    *pos += strlen(*key) + 1;
+    *sql = (const char *)log->data + *pos;
+    *pos += strlen(*sql) + 1;
+    return true;
+}
+
+/* SET NAME again: the earlier SET/RESET of NAME goes, unless a statement
+ * that may depend on it (a PREPARE, ...) came after it. Keeps the log from
+ * growing with a session that sets the same thing over and over. */
+static void log_drop_superseded(pg_buf *log, const char *key)
+{
+    size_t pos = 0, start = 0, drop_at = SIZE_MAX, drop_len = 0;
+    const char *k, *q;
+    while (start = pos, log_next(log, &pos, &k, &q)) {
+        if (strcmp(k, key) == 0) {
+            drop_at = start;
+            drop_len = pos - start;
+        } else if (strncmp(k, "set:", 4) != 0) {
+            drop_at = SIZE_MAX;
+        }
+    }
+    if (drop_at == SIZE_MAX)
+        return;
+    memmove(log->data + drop_at, log->data + drop_at + drop_len, log->len - drop_at - drop_len);
+    log->len -= drop_len;
+}
+
+/* The n-th statement a joining backend replays; NULL past the last. */
+static const char *replay_entry(session *s, uint32_t n)
+{
+    uint32_t i = 0;
+    size_t pos = 0;
+    const char *k, *q;
+    while (log_next(&s->session_log, &pos, &k, &q))
+        if (i++ == n)
+            return q;
+    if (s->tx_status == PG_TX_IDLE)
+        return NULL;
+    if (!s->tx_log.len) /* begun in a way we did not see (extended) */
+        return i == n ? "BEGIN" : NULL;
+    pos = 0;
+    while (log_next(&s->tx_log, &pos, &k, &q))
+        if (i++ == n)
+            return q;
+    return NULL;
+}
+
+/* Sends the next entries of the session's state to b, as many as its queue
+ * takes; true once every entry is sent. */
+static bool replay_some(session *s, backend *b)
+{
+    const char *sql;
+    while (b->n_pending + 2 < BACKEND_MAX_PENDING && (sql = replay_entry(s, b->replayed))) {
+        if (!backend_send_query(b, sql, REPLY_SWALLOW)) {
+            session_close(s, "53200", "out of memory");
+            return false;
+        }
+        b->replayed++;
+    }
+    if (replay_entry(s, b->replayed) && b->n_pending) {
+        if (!stream_flush(&b->s))
+            session_backend_failed(s, b, "08006", "lost connection while joining");
+        return false; /* more once these are answered */
+    }
+    b->joined = true;
+    return true;
+}
+
 /* True when the backend for `service` is connected, has the session's state
  * and nothing in flight. Otherwise starts whatever is missing; the session
  * resumes when the backend answers. */
@@ -49,25 +136,10 @@ bool rs_ensure_backend(session *s, int service)
     if (b->state != BACKEND_READY || b->n_pending)
         return false;
     if (!b->joined) {
-        b->joined = true;
         /* the session's SETs and prepared statements, and an open
-         * transaction's BEGIN, SET LOCALs and savepoints, in one go */
-        pg_buf replay;
-        pg_buf_init(&replay);
-        pg_buf_put(&replay, s->session_log.data, s->session_log.len);
-        if (s->tx_status != PG_TX_IDLE && s->tx_log.len)
-            pg_buf_put(&replay, s->tx_log.data, s->tx_log.len);
-        else if (s->tx_status != PG_TX_IDLE) /* begun in a way we did not see (extended) */
-            pg_buf_put(&replay, "BEGIN;\n", 7);
-        pg_buf_put_byte(&replay, 0);
-        bool sent = true;
-        if (!replay.failed && replay.len > 1)
-            sent = backend_send_query(b, (const char *)replay.data, REPLY_SWALLOW);
-        pg_buf_free(&replay);
-        if (!sent) {
-            session_close(s, "53200", "out of memory");
+         * transaction's BEGIN, SET LOCALs and savepoints */
+        if (!replay_some(s, b))
             return false;
-        }
         if (b->n_pending) {
             if (!stream_flush(&b->s))
                 session_backend_failed(s, b, "08006", "lost connection while joining");
@@ -243,12 +315,6 @@ void rs_note_prepared(session *s, const classify_stmt *st, const classify_result
     }
 }
 
-static void log_append(pg_buf *log, const char *sql)
-{
-    pg_buf_put(log, sql, strlen(sql));
-    pg_buf_put(log, ";\n", 2);
-}
-
 /* Remembers what a backend that joins later must replay. */
 void rs_track_session_state(session *s, const classify_stmt *st, const char *sql,
                                 uint8_t after)
@@ -258,12 +324,12 @@ void rs_track_session_state(session *s, const classify_stmt *st, const char *sql
         case CLASSIFY_TX_BEGIN:
             pg_buf_reset(&s->tx_log);
             pg_buf_reset(&s->tx_session_log);
-            log_append(&s->tx_log, sql);
+            log_append(&s->tx_log, "", sql);
             break;
         case CLASSIFY_TX_SAVEPOINT:
         case CLASSIFY_TX_RELEASE:
         case CLASSIFY_TX_ROLLBACK_TO:
-            log_append(&s->tx_log, sql);
+            log_append(&s->tx_log, "", sql);
             break;
         case CLASSIFY_TX_COMMIT:
             pg_buf_put(&s->session_log, s->tx_session_log.data, s->tx_session_log.len);
@@ -277,10 +343,17 @@ void rs_track_session_state(session *s, const classify_stmt *st, const char *sql
     }
     if (st->kind != CLASSIFY_SESSION)
         return;
-    if (st->set_local)
-        log_append(&s->tx_log, sql);
-    else if (after != PG_TX_IDLE)
-        log_append(&s->tx_session_log, sql); /* undone if the transaction rolls back */
-    else
-        log_append(&s->session_log, sql);
+    char key[80] = "";
+    if ((st->session == CLASSIFY_SESSION_SET || st->session == CLASSIFY_SESSION_RESET) &&
+        st->name && strlen(st->name) < sizeof(key) - 4)
+        snprintf(key, sizeof(key), "set:%s", st->name);
+    if (st->set_local) {
+        log_append(&s->tx_log, "", sql);
+    } else if (after != PG_TX_IDLE) {
+        log_append(&s->tx_session_log, key, sql); /* undone if the transaction rolls back */
+    } else {
+        if (key[0])
+            log_drop_superseded(&s->session_log, key);
+        log_append(&s->session_log, key, sql);
+    }
 }

@@ -348,6 +348,28 @@ def set_reaches_service_backend(ctx):
 
 
 @check("reads_service")
+def join_replays_each_statement_alone(ctx):
+    """product_db joins after 40 custom settings (more than one round of replay), 300 SETs of
+    one name (kept once), a PREPARE it can't run (carts is not in product_db) and a SET after
+    that PREPARE: the failing PREPARE must cost only itself."""
+    with ctx.proxy() as c:
+        for i in range(40):
+            c.execute("SET pgtandem_test.v%d = 'value %d'" % (i, i))
+        for i in range(300):
+            c.execute("SET application_name = 'app %d'" % i)
+        c.execute("PREPARE counts_carts AS SELECT count(*) FROM carts")
+        c.execute("SET statement_timeout = '43210ms'")
+        got = c.execute("SELECT current_setting('pgtandem_test.v0'), current_setting('pgtandem_test.v39'),"
+                        " current_setting('application_name'), current_setting('statement_timeout'),"
+                        " current_database() FROM products WHERE id = 1").fetchone()
+        legacy = c.execute("EXECUTE counts_carts").fetchone()
+    need(got == ("value 0", "value 39", "app 299", "43210ms", "product_db"),
+         "product_db after joining: %r" % (got,))
+    need(legacy and legacy[0] > 0, "EXECUTE on legacy: %r" % (legacy,))
+    return "product_db got every setting, the last of 300 SETs, and the SET after a PREPARE it refused"
+
+
+@check("reads_service")
 def begin_options_replayed(ctx):
     """product_db joins a REPEATABLE READ transaction after legacy began it: the BEGIN it is
     given must carry the same isolation level."""
