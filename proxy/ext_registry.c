@@ -146,9 +146,45 @@ void ext_drop_sql_prepared(ext_registry *r, const char *name)
     }
 }
 
+bool ext_put_cursor(ext_registry *r, const char *name, int service)
+{
+    ext_drop_cursor(r, name);
+    ext_cursor *c = calloc(1, sizeof(*c));
+    if (!c || !(c->name = strdup(name))) {
+        free(c);
+        return false;
+    }
+    c->service = service;
+    HASH_ADD_KEYPTR(hh, r->cursors, c->name, strlen(c->name), c);
+    return true;
+}
+
+bool ext_find_cursor(ext_registry *r, const char *name, int *service)
+{
+    ext_cursor *c = NULL;
+    HASH_FIND_STR(r->cursors, name, c);
+    if (c)
+        *service = c->service;
+    return c != NULL;
+}
+
+void ext_drop_cursor(ext_registry *r, const char *name)
+{
+    ext_cursor *c, *tmp;
+    HASH_ITER(hh, r->cursors, c, tmp)
+    {
+        if (name && strcmp(c->name, name) != 0)
+            continue;
+        HASH_DEL(r->cursors, c);
+        free(c->name);
+        free(c);
+    }
+}
+
 void ext_registry_free(ext_registry *r)
 {
     ext_drop_portals(r);
     ext_drop_stmts(r);
     ext_drop_sql_prepared(r, NULL);
+    ext_drop_cursor(r, NULL);
 }

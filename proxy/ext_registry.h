@@ -47,10 +47,19 @@ typedef struct ext_sql_prepared {
     UT_hash_handle hh;
 } ext_sql_prepared;
 
+/* A cursor DECLAREd in SQL: the backend it lives on, where its FETCH, MOVE
+ * and CLOSE must go. */
+typedef struct ext_cursor {
+    char *name;
+    int service; /* -1: legacy */
+    UT_hash_handle hh;
+} ext_cursor;
+
 typedef struct ext_registry {
     ext_stmt *stmts;
     ext_portal *portals;
     ext_sql_prepared *sql_prepared;
+    ext_cursor *cursors;
 } ext_registry;
 
 /* A statement for `parse` (a whole, framed Parse message); NULL when out of memory. */
@@ -74,6 +83,10 @@ void ext_drop_stmts(ext_registry *r);
 bool ext_put_sql_prepared(ext_registry *r, const char *name, const classify_result *cls);
 const classify_result *ext_find_sql_prepared(ext_registry *r, const char *name);
 void ext_drop_sql_prepared(ext_registry *r, const char *name); /* NULL: all */
+bool ext_put_cursor(ext_registry *r, const char *name, int service);
+/* False when no cursor of that name was declared. */
+bool ext_find_cursor(ext_registry *r, const char *name, int *service);
+void ext_drop_cursor(ext_registry *r, const char *name); /* NULL: all */
 void ext_registry_free(ext_registry *r);
 
 #endif

@@ -295,6 +295,36 @@ void rs_op_done(session *s)
 
 /* ----------------------------------------------------------- session state */
 
+void rs_route_cursor(session *s, const classify_stmt *st, route_decision *dec)
+{
+    ext_registry *r = &s->op->x.reg;
+    int where;
+    if (dec->needs_cursor_lookup && st->name) {
+        if (!ext_find_cursor(r, st->name, &where))
+            return; /* legacy answers, as PostgreSQL would, if it is unknown there too */
+        dec->action = where < 0 ? ROUTE_RUN_LEGACY : ROUTE_RUN_SERVICE;
+        dec->service = where;
+        if (st->session == CLASSIFY_SESSION_CLOSE)
+            ext_drop_cursor(r, st->name);
+        return;
+    }
+    if (st->kind == CLASSIFY_SESSION && st->session == CLASSIFY_SESSION_CLOSE)
+        ext_drop_cursor(r, NULL); /* CLOSE ALL */
+    /* a DECLARE is classified as its query, with the cursor's name */
+    if (!st->name || st->explain || st->inner_kind == CLASSIFY_UNKNOWN ||
+        (st->kind != CLASSIFY_READ && st->kind != CLASSIFY_LOCKING_READ))
+        return;
+    switch (dec->action) {
+    case ROUTE_RUN_LEGACY: where = -1; break;
+    case ROUTE_RUN_SERVICE: where = dec->service; break;
+    case ROUTE_RUN_PRIMARY: where = dec->primary == ROUTE_LEGACY ? -1 : dec->service; break;
+    default: return;
+    }
+    if (!ext_put_cursor(r, st->name, where))
+        log_warn("session %llu: out of memory remembering cursor %s", (unsigned long long)s->id,
+                 st->name);
+}
+
 /* PREPARE, DEALLOCATE and DISCARD that succeeded: the statements they name. */
 void rs_note_prepared(session *s, const classify_stmt *st, const classify_result *cls)
 {

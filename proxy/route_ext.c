@@ -196,6 +196,23 @@ msg_result ext_to_legacy(session *s, const msg *m)
     return MSG_DONE;
 }
 
+/* A portal pgtandem did not Bind may be a cursor DECLAREd in SQL (psycopg
+ * describes its server-side cursors so): it goes to the backend holding it,
+ * anything else to legacy. */
+msg_result ext_to_cursor(session *s, const msg *m, const char *portal)
+{
+    int where;
+    if (!portal[0] || !ext_find_cursor(&s->op->x.reg, portal, &where) || where < 0)
+        return ext_to_legacy(s, m);
+    if (!ext_usable(s, where))
+        return MSG_WAIT;
+    backend *b = *rs_slot_of(s, where);
+    if (!ext_client_turn(s, b))
+        return MSG_WAIT;
+    ext_send(s, b, m->whole, m->len, REPLY_FORWARD);
+    return MSG_DONE;
+}
+
 /* Sends `msg` about statement `st` to b, preparing the statement there first
  * when b does not have it yet. */
 bool ext_send_stmt_msg(session *s, ext_stmt *st, backend *b, const uint8_t *bytes, size_t len,

@@ -445,7 +445,7 @@ msg_result ext_on_execute(session *s, const msg *m)
     }
     ext_portal *p = ext_find_portal(&s->op->x.reg, e.portal);
     if (!p)
-        return ext_to_legacy(s, m);
+        return ext_to_cursor(s, m, e.portal);
     ext_stmt *st = p->stmt;
     switch (st->dec.action) {
     case ROUTE_RUN_EVERYWHERE:

@@ -56,6 +56,7 @@ bool ext_targets_of(session *s, const ext_stmt *st, backend **list, size_t *n);
 void ext_fail_window(session *s);
 void ext_client_error(session *s, const char *sqlstate, const char *text);
 msg_result ext_to_legacy(session *s, const msg *m);
+msg_result ext_to_cursor(session *s, const msg *m, const char *portal);
 bool ext_send_stmt_msg(session *s, ext_stmt *st, backend *b, const uint8_t *bytes, size_t len,
                        reply_mode mode);
 bool ext_send_to_targets(session *s, ext_stmt *st, backend **list, size_t n,

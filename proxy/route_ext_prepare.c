@@ -37,6 +37,7 @@ static bool decide(session *s, ext_stmt *st, char *why, size_t why_len, const ch
         return false;
     }
     route_decide(s->cfg->routes, c, &st->dec);
+    rs_route_cursor(s, c, &st->dec);
     if (st->dec.needs_prepared_lookup && !rs_route_execute(s, c, &st->dec, why, why_len)) {
         *sqlstate = "0A000";
         return false;
@@ -290,7 +291,7 @@ msg_result ext_on_describe(session *s, const msg *m)
     }
     ext_stmt *st = stmt_of_target(s, t.kind, t.name);
     if (!st)
-        return ext_to_legacy(s, m);
+        return t.kind == 'P' ? ext_to_cursor(s, m, t.name) : ext_to_legacy(s, m);
     backend *list[CONFIG_MAX_SERVICES + 1];
     size_t n;
     if (!ext_targets_of(s, st, list, &n) || n == 0 || !ext_client_turn(s, list[0]))
@@ -363,6 +364,13 @@ msg_result ext_on_close(session *s, const msg *m)
     if (op->x.client_error)
         return MSG_DONE;
     ext_stmt *st = stmt_of_target(s, t.kind, t.name);
+    int where;
+    if (!st && t.kind == 'P' && t.name[0] && ext_find_cursor(&op->x.reg, t.name, &where)) {
+        msg_result r = ext_to_cursor(s, m, t.name);
+        if (r == MSG_DONE)
+            ext_drop_cursor(&op->x.reg, t.name);
+        return r;
+    }
     backend *list[CONFIG_MAX_SERVICES + 1];
     size_t n = rs_participants(s, list), k = 0;
     backend *on[CONFIG_MAX_SERVICES + 1];

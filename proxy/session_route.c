@@ -247,6 +247,8 @@ static void start_query(session *s, const uint8_t *msg, size_t len)
         return;
     }
     route_decide(s->cfg->routes, st, &op->dec);
+    if (op->cls->n_stmts == 1)
+        rs_route_cursor(s, st, &op->dec);
     if (op->dec.needs_prepared_lookup && op->cls->n_stmts == 1 && !route_execute(s, st))
         return;
     for (size_t i = 1; i < op->cls->n_stmts; i++) {
@@ -355,6 +357,25 @@ static const ext_stmt *referenced(session *s, const uint8_t *m, size_t len)
     return NULL;
 }
 
+/* A message naming a portal that is a cursor DECLAREd on a service backend. */
+static bool names_service_cursor(session *s, const uint8_t *m, size_t len)
+{
+    ext_registry *r = &s->op->x.reg;
+    const char *portal = NULL;
+    pg_execute_msg e;
+    pg_target_msg t;
+    if (!r->cursors)
+        return false;
+    if (m[0] == PG_FE_EXECUTE && pg_decode_execute(m + 5, len - 5, &e))
+        portal = e.portal;
+    else if ((m[0] == PG_FE_DESCRIBE || m[0] == PG_FE_CLOSE) &&
+             pg_decode_target(m + 5, len - 5, &t) && t.kind == 'P')
+        portal = t.name;
+    int where;
+    return portal && portal[0] && !ext_find_portal(r, portal) &&
+           ext_find_cursor(r, portal, &where) && where >= 0;
+}
+
 /* A Parse of the fast path, classified and routed once: judged by
  * batch_for_legacy, registered as it is by register_batch. */
 static ext_stmt *fast_stmt(session *s, const uint8_t *m, size_t len)
@@ -420,7 +441,7 @@ static bool batch_for_legacy(session *s, const uint8_t *p, size_t len, fast_pars
                 return false;
         } else {
             const ext_stmt *st = referenced(s, m, mlen);
-            if (st && !legacy_alone(s, st))
+            if ((st && !legacy_alone(s, st)) || names_service_cursor(s, m, mlen))
                 return false;
         }
         pos += mlen;

@@ -36,6 +36,8 @@ void rs_reply_command(session *s, const char *tag, uint8_t tx_status);
 void rs_op_done(session *s);
 void rs_drop_lost(session *s);
 void rs_note_prepared(session *s, const classify_stmt *st, const classify_result *cls);
+/* DECLARE remembers where its cursor lives; FETCH, MOVE and CLOSE go there. */
+void rs_route_cursor(session *s, const classify_stmt *st, route_decision *dec);
 void rs_track_session_state(session *s, const classify_stmt *st, const char *sql,
                             uint8_t after);
 

@@ -370,6 +370,34 @@ def join_replays_each_statement_alone(ctx):
 
 
 @check("reads_service")
+def cursor_on_service_fetched_there(ctx):
+    """A cursor over products lives on product_db (reads=service): FETCH, MOVE and CLOSE must
+    reach it there, over the simple protocol and through psycopg's server-side cursor."""
+    with ctx.proxy() as c:
+        c.execute("BEGIN")
+        c.execute("DECLARE pgt_cur CURSOR FOR SELECT id, current_database() FROM products"
+                  " WHERE id BETWEEN 1 AND 10 ORDER BY id")
+        first = c.execute("FETCH 2 FROM pgt_cur").fetchall()
+        c.execute("MOVE 1 IN pgt_cur")
+        after_move = c.execute("FETCH 1 FROM pgt_cur").fetchall()
+        c.execute("CLOSE pgt_cur")
+        _, e = run_sql(c, "FETCH 1 FROM pgt_cur")
+        need(e is not None and getattr(e, "sqlstate", None) == "34000",
+             "FETCH after CLOSE answered %s, wanted 34000" % err_text(e))
+        c.execute("ROLLBACK")
+    need(first == [(1, "product_db"), (2, "product_db")] and after_move == [(4, "product_db")],
+         "FETCH gave %r, then after MOVE 1 %r" % (first, after_move))
+    with psycopg.connect(host="127.0.0.1", port=ctx.proxy_port, dbname="poc", user="poc_user",
+                         password="admin123", connect_timeout=10) as c:
+        with c.cursor(name="pgt_named") as cur:
+            cur.execute("SELECT id, current_database() FROM products WHERE id BETWEEN 1 AND 5 ORDER BY id")
+            rows = cur.fetchmany(3) + cur.fetchall()
+    need([r[0] for r in rows] == [1, 2, 3, 4, 5] and {r[1] for r in rows} == {"product_db"},
+         "psycopg server-side cursor gave %r" % rows)
+    return "DECLARE/FETCH/MOVE/CLOSE all on product_db; psycopg's named cursor too"
+
+
+@check("reads_service")
 def begin_options_replayed(ctx):
     """product_db joins a REPEATABLE READ transaction after legacy began it: the BEGIN it is
     given must carry the same isolation level."""
