@@ -266,6 +266,9 @@ static void primary_refused(session *s)
         op->step = COPY_REFUSED;
         return;
     }
+    /* the client's transaction is aborted on every backend, not only on the
+     * primary: a later statement routed elsewhere must not run in it */
+    s->tx_poisoned = true;
     rs_deliver_captured(s, op->first, op->first->capture_outcome.tx_status);
     rs_op_done(s);
 }
