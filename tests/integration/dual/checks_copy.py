@@ -7,6 +7,7 @@ the primary keeps it and a divergence is logged); a COPY larger than copy_buffer
 to 1 MiB by run.sh); COPY from a server file refused. Ids -920000 and below, per group.
 Registered into checks.py's list (imported from there)."""
 
+import datetime
 import os
 import subprocess
 
@@ -20,6 +21,9 @@ BASE = {"dual": -920000, "continue": -921000, "reads_service": -922000,
         "primary_service": -923000, "two_phase": -924000}
 COLS = "id, wishlist_id, product_id, note, priority, added_at"
 PSQL = "/usr/lib/postgresql/15/bin/psql"
+# a wishlist no other check writes: (wishlist_id, product_id) is unique, and the seed gives
+# it no product above 4000
+WL = 1999
 
 
 def ids(ctx, offset, n):
@@ -72,18 +76,18 @@ def copy_rows(c, sql, rows):
 
 
 def rows_for(idlist, note):
-    return [(i, 1, product(i), "%s %d" % (note, i), 2, "2025-01-02 03:04:05+00") for i in idlist]
+    return [(i, WL, product(i), "%s %d" % (note, i), 2, "2025-01-02 03:04:05+00") for i in idlist]
 
 
 @check(*ALL)
 def copy_psql_text_and_csv_all_columns(ctx):
     idlist = ids(ctx, 0, 6)
     try:
-        text = "".join("%d\t1\t%d\tpsql text\\t%d\t3\t2025-01-01 00:00:00+00\n" % (i, product(i), i)
+        text = "".join("%d\t%d\t%d\tpsql text\\t%d\t3\t2025-01-01 00:00:00+00\n" % (i, WL, product(i), i)
                        for i in idlist[:3])
         rc, out, err = psql_copy(ctx, "\\copy wishlist_items (%s) from stdin" % COLS, text)
         need(rc == 0 and out == "COPY 3", "psql \\copy text: rc %d, out %r, err %r" % (rc, out, err))
-        csv = "".join('%d,1,%d,"csv, quoted ""%d""",4,2025-01-01 00:00:00+00\n' % (i, product(i), i)
+        csv = "".join('%d,%d,%d,"csv, quoted ""%d""",4,2025-01-01 00:00:00+00\n' % (i, WL, product(i), i)
                       for i in idlist[3:])
         rc, out, err = psql_copy(ctx, "\\copy wishlist_items (%s) from stdin with (format csv)" % COLS, csv)
         need(rc == 0 and out == "COPY 3", "psql \\copy csv: rc %d, out %r, err %r" % (rc, out, err))
@@ -105,7 +109,6 @@ def copy_psycopg_text_and_binary(ctx):
             with cur.copy("COPY wishlist_items (%s) FROM STDIN (FORMAT BINARY)" % COLS) as cp:
                 cp.set_types(["int4", "int4", "int4", "text", "int2", "timestamptz"])
                 for r in rows_for(idlist[100:], "binary"):
-                    import datetime
                     cp.write_row(r[:5] + (datetime.datetime(2025, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc),))
             need(cur.statusmessage == "COPY 100", "binary copy tag %r" % cur.statusmessage)
             need(c.execute("SELECT 1").fetchone() == (1,), "session unusable after COPY")
@@ -123,12 +126,12 @@ def copy_generated_values_staged(ctx):
     try:
         with ctx.proxy() as c:
             tag, e = copy_rows(c, "COPY wishlist_items (wishlist_id, product_id, note) FROM STDIN",
-                               [(1, 4900 + i, "copygen %s %d" % (ctx.group, i)) for i in range(3)])
+                               [(WL, 4900 + i, "copygen %s %d" % (ctx.group, i)) for i in range(3)])
             need(e is None and tag == "COPY 3", "tag %r, %s" % (tag, err_text(e)))
             need(c.execute("SELECT 1").fetchone() == (1,), "the session is out of step after the COPY")
         rc, out, err = psql_copy(ctx, "\\copy wishlist_items (wishlist_id, product_id, note) from stdin "
                                       "with (format csv)",
-                                 "".join("1,%d,copygen %s csv%d\n" % (4950 + i, ctx.group, i) for i in range(2)))
+                                 "".join("%d,%d,copygen %s csv%d\n" % (WL, 4950 + i, ctx.group, i) for i in range(2)))
         need(rc == 0 and out == "COPY 2", "psql: rc %d, out %r, err %r (wanted exactly 'COPY 2')" % (rc, out, err))
         lrows = ctx.q("legacy", "SELECT * FROM wishlist_items WHERE note LIKE %s ORDER BY id", (note,))
         srows = ctx.q("cart", "SELECT * FROM wishlist_items WHERE note LIKE %s ORDER BY id", (note,))
@@ -160,7 +163,7 @@ def copy_in_transaction_rollback_and_commit(ctx):
             # generated values twice in one transaction: the staging table is made afresh
             for k in range(2):
                 tag, e = copy_rows(c, "COPY wishlist_items (wishlist_id, product_id, note) FROM STDIN",
-                                   [(1, 4960 + k, "copytx %s %d" % (ctx.group, k))])
+                                   [(WL, 4960 + k, "copytx %s %d" % (ctx.group, k))])
                 need(e is None and tag == "COPY 1", "staged COPY #%d in the transaction: %r %s"
                      % (k + 1, tag, err_text(e)))
             need(c.execute("COMMIT").statusmessage == "COMMIT", "COMMIT failed")
@@ -178,13 +181,13 @@ def _secondary_conflict(ctx, offset, staged):
     sec, prim = secondary_db(ctx), primary_db(ctx)
     clash = idlist[1]
     ctx.direct(sec, mirror=True).execute(
-        "INSERT INTO wishlist_items (%s) VALUES (%d, 1, %d, 'direct', 1, %s)" % (COLS, clash, product(clash), TS))
+        "INSERT INTO wishlist_items (%s) VALUES (%d, %d, %d, 'direct', 1, %s)" % (COLS, clash, WL, product(clash), TS))
     off = log_size(ctx)
     try:
         with ctx.proxy() as c:
             if staged:  # the clash on (wishlist_id, product_id), ids generated
                 tag, e = copy_rows(c, "COPY wishlist_items (wishlist_id, product_id, note) FROM STDIN",
-                                   [(1, product(i), "copyclash %d" % i) for i in idlist])
+                                   [(WL, product(i), "copyclash %d" % i) for i in idlist])
             else:
                 tag, e = copy_rows(c, "COPY wishlist_items (%s) FROM STDIN" % COLS, rows_for(idlist, "clash"))
             usable = c.execute("SELECT 1").fetchone() == (1,)
@@ -226,14 +229,14 @@ def copy_larger_than_buffer_limit(ctx):
     try:
         with ctx.proxy() as c:
             tag, e = copy_rows(c, "COPY wishlist_items (%s) FROM STDIN" % COLS,
-                               [(idlist[0] - i, 1, 4000 + i, big, 1, "2025-01-01 00:00:00+00") for i in range(n)])
+                               [(idlist[0] - i, WL, 4000 + i, big, 1, "2025-01-01 00:00:00+00") for i in range(n)])
             need(e is not None, "a %d-row COPY over the limit succeeded: %r" % (n, tag))
             need(getattr(e, "sqlstate", None) == "54000" and "copy_buffer_limit" in str(e),
                  "wanted 54000 naming copy_buffer_limit, got %s" % err_text(e))
             need(c.execute("SELECT 1").fetchone() == (1,), "session unusable after the refused COPY")
             c.execute("BEGIN")
             tag, e2 = copy_rows(c, "COPY wishlist_items (%s) FROM STDIN" % COLS,
-                                [(idlist[0] - i, 1, 4000 + i, big, 1, "2025-01-01 00:00:00+00") for i in range(n)])
+                                [(idlist[0] - i, WL, 4000 + i, big, 1, "2025-01-01 00:00:00+00") for i in range(n)])
             need(e2 is not None, "in a transaction, the COPY over the limit succeeded")
             _, e3 = run_sql(c, "SELECT 1")
             need(e3 is not None and getattr(e3, "sqlstate", None) == "25P02",
@@ -259,3 +262,24 @@ def copy_from_server_file_refused(ctx):
              "COPY FROM a server file: wanted 0A000 pointing at FROM STDIN, got %s" % err_text(e))
         need(c.execute("SELECT 1").fetchone() == (1,), "session unusable after the refusal")
     return err_text(e)[:160]
+
+
+@check(*ALL)
+def copy_no_column_list_into_triggered_table(ctx):
+    """product_inventory has a BEFORE UPDATE row trigger: even with every column given, the
+    COPY is staged and mirrored by row images (the staging table then has every column)."""
+    idlist = ids(ctx, 700, 2)
+    wh = "COPY-%s" % ctx.group[:8]
+    data = "".join("%d\t%d\t%s\t5\t1\t10\t2025-01-01 00:00:00+00\t2025-01-02 00:00:00+00\n"
+                   % (i, 4990 + k, wh) for k, i in enumerate(idlist))
+    try:
+        with ctx.proxy() as c:
+            cur = c.cursor()
+            with cur.copy("COPY product_inventory FROM STDIN") as cp:
+                cp.write(data)
+            need(cur.statusmessage == "COPY 2", "tag %r" % cur.statusmessage)
+        rows = ctx.same("product_inventory", where(idlist), 2)
+    finally:
+        for db in ("legacy", "product"):
+            ctx.direct(db).execute("DELETE FROM product_inventory WHERE " + where(idlist))
+    return "COPY 2, identical on both sides: %r" % (rows[0][:3],)
