@@ -35,6 +35,7 @@ static const key_spec keys[] = {
     {"pgtandem", "on_mirror_failure", KEY_MIRROR_FAILURE, OFF(on_mirror_failure), "fail"},
     {"pgtandem", "cross_service_writes", KEY_CROSS, OFF(cross_service_writes), "reject"},
     {"pgtandem", "two_phase", KEY_BOOL, OFF(two_phase), "off"},
+    {"pgtandem", "copy_buffer_limit", KEY_INT, OFF(copy_buffer_limit), "67108864"},
     {"legacy", "conninfo", KEY_CONNINFO, OFF(legacy), NULL},
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))

@@ -62,6 +62,7 @@ typedef struct config {
     mirror_failure on_mirror_failure;
     route_cross cross_service_writes;
     bool two_phase; /* commit transactions spanning databases with PREPARE TRANSACTION */
+    int copy_buffer_limit; /* bytes of a dual-written COPY held to replay on the secondary */
     service_config services[CONFIG_MAX_SERVICES];
     size_t n_services;
     route_map *routes; /* compiled from services */

@@ -282,6 +282,7 @@ void rs_op_done(session *s)
     pg_buf_free(&op->apply);
     free(op->rewritten);
     free(op->tpc);
+    rs_copy_free(op);
     for (size_t i = 0; i < s->cfg->n_services; i++)
         if (s->services[i])
             pg_buf_reset(&s->services[i]->captured);

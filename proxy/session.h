@@ -70,6 +70,7 @@ typedef struct route_op {
     bool fast_ext;             /* an extended batch sent to legacy whole */
     struct two_phase *tpc;     /* a two-phase commit in progress (two_phase.h) */
     bool split;                /* a simple query run as an extended batch */
+    struct route_copy *copy;   /* a COPY FROM STDIN into a dual-written table (route_copy.c) */
     route_ext_state x;         /* kept by rs_op_done */
 } route_op;
 

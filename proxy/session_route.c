@@ -120,6 +120,14 @@ bool rs_plan_images(session *s, const classify_stmt *st, const char *sql, char *
     char err[256] = "";
     const char *why = NULL, *key = NULL;
     *rewritten = NULL;
+    if (st->dml == CLASSIFY_DML_COPY) { /* a simple-query COPY goes to route_copy.c */
+        snprintf(msg, msg_len,
+                 "pgtandem: COPY into %s over the extended query protocol, or inside a query "
+                 "string with other statements, is not supported; send the COPY alone as a "
+                 "simple query (psql's \\copy, psycopg's cursor.copy())",
+                 st->target.name ? st->target.name : "a dual-written table");
+        return false;
+    }
     if (st->n_writes != 1 || !t)
         why = "it writes through WITH or a table pgtandem does not know";
     else if (st->dml != CLASSIFY_DML_INSERT && st->dml != CLASSIFY_DML_UPDATE &&
@@ -285,6 +293,10 @@ static void start_query(session *s, const uint8_t *msg, size_t len)
                        : OP_ALL;
         break;
     case ROUTE_RUN_DUAL:
+        if (st->copy == CLASSIFY_COPY_FROM) { /* route_copy.c */
+            rs_copy_start(s, st);
+            return;
+        }
         if ((op->dec.row_images || rs_generates_values(s, st)) && !plan_row_images(s, st)) {
             rs_op_done(s);
             return;
@@ -614,6 +626,7 @@ void rs_pump(session *s)
         case OP_COMMIT: rs_step_commit(s); break;
         case OP_DUAL: rs_step_dual(s); break;
         case OP_EXT: rs_step_ext(s); break;
+        case OP_COPY_DUAL: rs_step_copy(s); break;
         default: break;
         }
         if (s->state != SESSION_READY)
@@ -648,6 +661,10 @@ void session_route_client_input(session *s)
 {
     /* COPY data from the client belongs to the request in flight */
     route_op *op = s->op;
+    if (op->kind == OP_COPY_DUAL) { /* kept for the secondary too: route_copy.c */
+        rs_copy_client_input(s);
+        return;
+    }
     backend *copy_to = op->kind == OP_SINGLE && op->step == 1 ? op->first
                        : op->kind == OP_EXT                   ? op->x.copy_to
                                                               : NULL;
@@ -810,6 +827,8 @@ void session_route_backend_input(session *s, backend *b)
             done_any = true;
             break;
         default:
+            if (f.type == PG_BE_COPY_IN_RESPONSE && rs_copy_in_response(s, b, in->data + pos, whole))
+                break; /* the primary's, for the client: route_copy.c */
             note_reply(b, f.type, body, f.body_len);
             if (f.type == PG_BE_DATA_ROW && mode == REPLY_SWALLOW)
                 note_value(b, body, f.body_len);

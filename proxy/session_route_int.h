@@ -11,7 +11,7 @@
 #include "proxy/catalog.h"
 #include "proxy/session.h"
 
-enum rs_op_kind { OP_NONE = 0, OP_SINGLE, OP_ALL, OP_COMMIT, OP_DUAL, OP_EXT };
+enum rs_op_kind { OP_NONE = 0, OP_SINGLE, OP_ALL, OP_COMMIT, OP_DUAL, OP_EXT, OP_COPY_DUAL };
 
 /* backends */
 backend **rs_slot_of(session *s, int service);
@@ -54,6 +54,12 @@ void rs_step_all(session *s);
 void rs_step_commit(session *s);
 void rs_step_dual(session *s);
 void rs_step_ext(session *s); /* route_ext.c */
+/* COPY FROM STDIN into a dual-written table (route_copy.c) */
+void rs_copy_start(session *s, const classify_stmt *st);
+void rs_step_copy(session *s);
+void rs_copy_client_input(session *s);
+bool rs_copy_in_response(session *s, backend *b, const uint8_t *msg, size_t len);
+void rs_copy_free(route_op *op);
 void rs_fast_batch_done(session *s);
 /* replies of a split simple query that a simple-protocol client must not see */
 bool rs_split_hides(uint8_t type);

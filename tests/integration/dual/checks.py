@@ -1201,6 +1201,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import checks_extended  # noqa: E402,F401
 import checks_pgbench  # noqa: E402,F401
 import checks_two_phase  # noqa: E402,F401
+import checks_copy  # noqa: E402,F401
 
 
 # ---------------------------------------------------------------------------

@@ -150,6 +150,7 @@ log_level = info
 on_mirror_failure = $2
 cross_service_writes = reject
 two_phase = $two_phase
+copy_buffer_limit = 1048576
 
 [legacy]
 conninfo = $LEGACY_KV

@@ -1,0 +1,563 @@
+/* COPY ... FROM STDIN into a dual-written table, in lock-step like every
+ * mirrored write (the argument is at the top of session_route.c):
+ *
+ *  1. the primary runs the COPY inside a transaction (an autocommit COPY is
+ *     wrapped in BEGIN/COMMIT); the client's CopyInResponse comes from it,
+ *     and the client's CopyData/CopyDone go to it and into a bounded buffer
+ *     (copy_buffer_limit; beyond it the COPY is failed on the primary);
+ *  2. once the primary has answered, the secondary runs the same COPY with
+ *     the buffered data, under SET LOCAL pgtandem.mirror = on;
+ *  3. the outcomes are compared (on_mirror_failure decides on a mismatch),
+ *     then the secondary commits before the primary.
+ *
+ * A COPY that leaves out a column the database fills in (serial, identity,
+ * now(), gen_random_uuid()) or whose table has a stamping row trigger would
+ * give other rows on each side. It goes through a temporary staging table on
+ * the primary (routing/rewrite_copy.h), from which an INSERT ... RETURNING *
+ * moves the rows into the table; those rows are mirrored as row images
+ * (row_images.h), and the client sees only "COPY n". */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol/pg_codes.h"
+#include "protocol/pg_frame.h"
+#include "proxy/backend.h"
+#include "proxy/catalog.h"
+#include "proxy/divergence.h"
+#include "proxy/row_images.h"
+#include "proxy/session.h"
+#include "proxy/session_route_int.h"
+#include "proxy/two_phase.h"
+#include "routing/rewrite_copy.h"
+
+#define STAGE_TABLE "pgtandem_copy_stage"
+
+typedef struct route_copy {
+    bool staged;          /* through the staging table, mirrored by row images */
+    copy_staging stage;   /* its statements, when staged */
+    pg_buf data;          /* the client's COPY messages, kept for the secondary */
+    bool receiving;       /* the client got CopyInResponse: its COPY messages are ours */
+    bool ended;           /* the client sent CopyDone or CopyFail */
+    bool overflow;        /* more than copy_buffer_limit: CopyFail went to the primary */
+    char tag[64];         /* the primary's "COPY n" */
+} route_copy;
+
+enum copy_step {
+    COPY_SEND = 0,
+    COPY_PRIMARY = 1,     /* the COPY runs on the primary */
+    COPY_STAGED = 2,      /* the staged rows move into the table on the primary */
+    COPY_SECONDARY = 3,   /* the secondary applies the same rows */
+    COPY_SECONDARY_COMMIT = 4,
+    COPY_PRIMARY_COMMIT = 6,
+    COPY_FAILED = 8,      /* rolling back; the client gets op->error_text */
+    COPY_REFUSED = 9,     /* the primary refused; rolling back its wrap */
+    COPY_TWO_PHASE = 30,
+};
+
+void rs_copy_free(route_op *op)
+{
+    route_copy *c = op->copy;
+    if (!c)
+        return;
+    copy_staging_free(&c->stage);
+    pg_buf_free(&c->data);
+    free(c);
+    op->copy = NULL;
+}
+
+/* ------------------------------------------------------------- planning */
+
+static void refuse(session *s, const char *sqlstate, const char *msg)
+{
+    bool in_tx = s->tx_status != PG_TX_IDLE;
+    if (in_tx) /* like a server error, it aborts the client's transaction */
+        s->tx_poisoned = true;
+    rs_reply_error(s, sqlstate, msg, in_tx ? PG_TX_FAILED : PG_TX_IDLE);
+    rs_op_done(s);
+}
+
+/* The first column the database would fill in that the COPY leaves out. */
+static const char *omitted_generated(const catalog_table *t, const copy_shape *shape)
+{
+    if (!shape->columns)
+        return NULL; /* no list: the data gives every column */
+    for (size_t i = 0; i < t->n_generated; i++) {
+        bool given = false;
+        for (size_t j = 0; j < shape->n_columns && !given; j++)
+            given = strcmp(shape->columns[j], t->generated[i]) == 0;
+        if (!given)
+            return t->generated[i];
+    }
+    return NULL;
+}
+
+void rs_copy_start(session *s, const classify_stmt *st)
+{
+    route_op *op = s->op;
+    const char *sql = (const char *)op->request.data + 5;
+    const char *table = st->target.name ? st->target.name : "a dual-written table";
+    char msg[600], err[256] = "";
+    copy_shape shape;
+    if (!copy_shape_read(sql, &shape, err, sizeof(err))) {
+        snprintf(msg, sizeof(msg), "pgtandem: can't read this COPY into %s: %s", table, err);
+        refuse(s, "0A000", msg);
+        return;
+    }
+    const catalog_table *t = catalog_find(s->px->catalog, st->target.schema, st->target.name);
+    bool from_stdin = shape.from_stdin;
+    bool staged = t && (op->dec.row_images || t->row_trigger || omitted_generated(t, &shape));
+    copy_shape_free(&shape);
+    if (!from_stdin) {
+        snprintf(msg, sizeof(msg),
+                 "pgtandem: COPY into %s from a server file or program is not supported: %s is "
+                 "written on both databases and the file is on one server only; send the data "
+                 "with COPY ... FROM STDIN (psql's \\copy)",
+                 table, table);
+        refuse(s, "0A000", msg);
+        return;
+    }
+    if (!t) {
+        snprintf(msg, sizeof(msg),
+                 "pgtandem: COPY into %s is not supported: the table is not in the catalog "
+                 "pgtandem read at start, so the values its database fills in are unknown",
+                 table);
+        refuse(s, "0A000", msg);
+        return;
+    }
+    route_copy *c = calloc(1, sizeof(*c));
+    if (!c) {
+        session_close(s, "53200", "out of memory");
+        return;
+    }
+    op->copy = c;
+    pg_buf_init(&c->data);
+    c->staged = staged;
+    if (staged && !copy_staging_build(sql, STAGE_TABLE, &c->stage, err, sizeof(err))) {
+        snprintf(msg, sizeof(msg), "pgtandem: this COPY into %s can't be mirrored: %s", table,
+                 err);
+        refuse(s, "0A000", msg);
+        return;
+    }
+    op->images = staged;
+    op->table = t;
+    if (!s->services[op->dec.service] && !rs_ensure_backend(s, op->dec.service) &&
+        s->state == SESSION_CLOSED)
+        return;
+    op->kind = OP_COPY_DUAL;
+    op->first = rs_side_backend(s, op->dec.service, op->dec.primary);
+    op->second = rs_side_backend(s, op->dec.service,
+                                 op->dec.primary == ROUTE_LEGACY ? ROUTE_SERVICE : ROUTE_LEGACY);
+}
+
+/* ------------------------------------------------------ the client's data */
+
+bool rs_copy_in_response(session *s, backend *b, const uint8_t *msg, size_t len)
+{
+    route_op *op = s->op;
+    if (op->kind != OP_COPY_DUAL || b != op->first || op->step != COPY_PRIMARY ||
+        op->copy->receiving)
+        return false;
+    pg_buf_put(&s->client.out, msg, len);
+    op->copy->receiving = true;
+    return true;
+}
+
+static bool is_copy_message(uint8_t type)
+{
+    return type == PG_FE_COPY_DATA || type == PG_FE_COPY_DONE || type == PG_FE_COPY_FAIL;
+}
+
+/* Past the limit the COPY fails on the primary (nothing is written) and the
+ * rest of the client's data is dropped. */
+static void overflow(session *s, route_copy *c, pg_buf *to_primary)
+{
+    char why[200];
+    snprintf(why, sizeof(why), "pgtandem: more than copy_buffer_limit (%d bytes) of COPY data",
+             s->cfg->copy_buffer_limit);
+    pg_buf_begin_msg(to_primary, PG_FE_COPY_FAIL);
+    pg_buf_put_cstring(to_primary, why);
+    pg_buf_end_msg(to_primary);
+    pg_buf_free(&c->data);
+    c->overflow = true;
+}
+
+void rs_copy_client_input(session *s)
+{
+    route_op *op = s->op;
+    route_copy *c = op->copy;
+    pg_buf *in = &s->client.in, *out = &op->first->s.out;
+    size_t pos = 0, limit = (size_t)s->cfg->copy_buffer_limit;
+    while (c->receiving && !c->ended && pos < in->len) {
+        pg_frame f;
+        const char *err = NULL;
+        if (pg_frame_fe(in->data + pos, in->len - pos, &f, &err) != PG_FRAME_OK)
+            break; /* incomplete, or invalid: take_request reports it later */
+        size_t whole = f.hdr_len + f.body_len;
+        if (in->len - pos < whole) {
+            if (!pg_buf_reserve(in, whole))
+                session_close(s, "53200", "out of memory");
+            break;
+        }
+        const uint8_t *m = in->data + pos;
+        if (!is_copy_message(f.type)) {
+            /* the server ignores Sync and Flush during COPY and fails it on anything else */
+            pg_buf_put(out, m, whole);
+            c->ended = f.type != PG_FE_SYNC && f.type != PG_FE_FLUSH;
+        } else if (!c->overflow && c->data.len + whole > limit) {
+            overflow(s, c, out);
+        } else if (!c->overflow) {
+            pg_buf_put(out, m, whole);
+            pg_buf_put(&c->data, m, whole);
+        }
+        if (f.type == PG_FE_COPY_DONE || f.type == PG_FE_COPY_FAIL)
+            c->ended = true;
+        pos += whole;
+    }
+    if (s->state != SESSION_READY)
+        return;
+    if (c->data.failed || out->failed) {
+        session_close(s, "53200", "out of memory");
+        return;
+    }
+    if (pos) {
+        pg_buf_consume(in, pos);
+        if (!rs_flush_to(s, op->first))
+            return;
+        if (stream_pending(&op->first->s) > STREAM_HIGH_WATER)
+            stream_pause_read(&s->client);
+    }
+    rs_pump(s);
+}
+
+/* ------------------------------------------------------------------ steps */
+
+static void send_then(session *s, backend *b, const char *sql, int step)
+{
+    if (!rs_send_query(s, b, sql, REPLY_SWALLOW))
+        return;
+    s->op->step = step;
+    rs_flush_to(s, b);
+}
+
+static const char *copy_tables(session *s, char *buf, size_t len)
+{
+    return rs_stmt_tables(&s->op->cls->stmts[0], buf, len);
+}
+
+/* The primary refused the COPY (or pgtandem failed it): the secondary never
+ * sees it; the client gets the error as after any failed write. */
+static void primary_refused(session *s)
+{
+    route_op *op = s->op;
+    if (op->copy->overflow) {
+        char tables[256], m[400];
+        snprintf(m, sizeof(m),
+                 "pgtandem: the COPY into %s sent more than copy_buffer_limit (%d bytes), the "
+                 "most pgtandem holds to replay a COPY on the other database; nothing was "
+                 "written. Split the data into smaller COPYs or raise copy_buffer_limit",
+                 copy_tables(s, tables, sizeof(tables)), s->cfg->copy_buffer_limit);
+        pg_buf_reset(&op->first->captured);
+        pg_buf_error(&op->first->captured, false, "54000", m);
+    }
+    if (op->wrapped) {
+        if (rs_send_query(s, op->first, "ROLLBACK", REPLY_SWALLOW))
+            rs_flush_to(s, op->first);
+        op->step = COPY_REFUSED;
+        return;
+    }
+    /* the client's transaction is aborted on every backend, not only on the
+     * primary: a later statement routed elsewhere must not run in it */
+    s->tx_poisoned = true;
+    rs_deliver_captured(s, op->first, op->first->capture_outcome.tx_status);
+    rs_op_done(s);
+}
+
+static void mirror_failed(session *s)
+{
+    route_op *op = s->op;
+    /* wrapped: the pair's own transactions; otherwise the client's, on every backend */
+    backend *list[CONFIG_MAX_SERVICES + 1] = {op->first, op->second};
+    size_t n = op->wrapped ? 2 : rs_participants(s, list);
+    for (size_t i = 0; i < n; i++)
+        if (list[i]->state == BACKEND_READY && rs_send_query(s, list[i], "ROLLBACK", REPLY_SWALLOW))
+            rs_flush_to(s, list[i]);
+    if (!op->wrapped) /* the client's transaction can't commit on both sides any more */
+        s->tx_poisoned = true;
+    op->step = COPY_FAILED;
+}
+
+static void start_primary(session *s)
+{
+    route_op *op = s->op;
+    route_copy *c = op->copy;
+    op->wrapped = s->tx_status == PG_TX_IDLE;
+    if (op->wrapped && !rs_send_query(s, op->first, "BEGIN", REPLY_SWALLOW))
+        return;
+    if (c->staged ? !rs_send_query(s, op->first, c->stage.create, REPLY_SWALLOW) ||
+                        !rs_send_query(s, op->first, c->stage.copy, REPLY_CAPTURE)
+                  : !backend_send_raw(op->first, op->request.data, op->request.len,
+                                      REPLY_CAPTURE))
+        return;
+    op->step = COPY_PRIMARY;
+    rs_flush_to(s, op->first);
+}
+
+/* The staged rows, as the primary returned them: what the secondary applies. */
+static bool take_row_images(session *s)
+{
+    route_op *op = s->op;
+    pg_buf client;
+    char err[160];
+    size_t rows = 0;
+    pg_buf_init(&client);
+    pg_buf_init(&op->apply);
+    bool ok = row_images_build(op->table, CLASSIFY_DML_INSERT, op->first->captured.data,
+                               op->first->captured.len, true, &client, &op->apply, &rows, err,
+                               sizeof(err));
+    pg_buf_free(&client); /* the client asked for no rows: it gets "COPY n" */
+    if (!ok) {
+        session_close(s, "XX000", err);
+        return false;
+    }
+    op->primary_rows = rows;
+    pg_buf_reset(&op->first->captured);
+    pg_buf_begin_msg(&op->first->captured, PG_BE_COMMAND_COMPLETE);
+    pg_buf_put_cstring(&op->first->captured, op->copy->tag);
+    pg_buf_end_msg(&op->first->captured);
+    return true;
+}
+
+/* Step 2 of lock-step: the secondary gets the same rows while the primary
+ * holds their locks. Under continue, inside the client's transaction, a
+ * savepoint lets a failed mirror cost the secondary only this COPY. */
+static void start_secondary(session *s)
+{
+    route_op *op = s->op;
+    route_copy *c = op->copy;
+    bool guarded = !op->wrapped && s->cfg->on_mirror_failure == MIRROR_CONTINUE;
+    const char *pre = op->wrapped ? "BEGIN; SET LOCAL pgtandem.mirror = on"
+                      : guarded   ? "SAVEPOINT pgtandem_continue; SET LOCAL pgtandem.mirror = on"
+                                  : "SET LOCAL pgtandem.mirror = on";
+    const char *post = guarded
+                           ? "SET LOCAL pgtandem.mirror = off; RELEASE SAVEPOINT pgtandem_continue"
+                           : "SET LOCAL pgtandem.mirror = off";
+    if (!rs_send_query(s, op->second, pre, REPLY_SWALLOW))
+        return;
+    if (c->staged) {
+        if (!backend_send_raw(op->second, op->apply.data, op->apply.len, REPLY_CAPTURE))
+            return;
+    } else {
+        /* the client's COPY, then its data and CopyDone right behind it */
+        if (!backend_send_raw(op->second, op->request.data, op->request.len, REPLY_CAPTURE))
+            return;
+        if (op->second->state != BACKEND_CLOSED)
+            pg_buf_put(&op->second->s.out, c->data.data, c->data.len);
+        pg_buf_free(&c->data);
+        if (op->second->s.out.failed) {
+            session_close(s, "53200", "out of memory");
+            return;
+        }
+    }
+    if (!rs_send_query(s, op->second, post, REPLY_SWALLOW))
+        return;
+    op->step = COPY_SECONDARY;
+    rs_flush_to(s, op->second);
+}
+
+/* The primary's COPY (or its staged INSERT) is done: on to the secondary. */
+static void primary_done(session *s)
+{
+    route_op *op = s->op;
+    if (op->images && op->apply.len == 0) { /* no row: nothing to mirror */
+        if (!op->wrapped) {
+            rs_deliver_captured(s, op->first, op->first->capture_outcome.tx_status);
+            rs_op_done(s);
+            return;
+        }
+        send_then(s, op->first, "COMMIT", COPY_PRIMARY_COMMIT);
+        return;
+    }
+    start_secondary(s);
+}
+
+/* Compares the two sides; the policy decides on a mismatch. */
+static void compare(session *s)
+{
+    route_op *op = s->op;
+    const classify_stmt *st = &op->cls->stmts[0];
+    const service_config *svc = &s->cfg->services[op->dec.service];
+    const backend_outcome *p = &op->first->capture_outcome, *q = &op->second->capture_outcome;
+    char tables[256];
+    bool match = op->images ? !q->error && q->rows == op->primary_rows : rs_same_outcome(p, q);
+    if (!match) {
+        divergence_record(s, op->dec.service, "outcome differs", st->fingerprint,
+                          copy_tables(s, tables, sizeof(tables)), p, q);
+        if (s->cfg->on_mirror_failure == MIRROR_FAIL) {
+            /* a lost secondary is not the client's connection: no 08xxx */
+            snprintf(op->error_state, sizeof(op->error_state), "%s",
+                     q->error && strncmp(q->sqlstate, "08", 2) != 0 ? q->sqlstate : "XX000");
+            char qdesc[96];
+            if (op->images && !q->error)
+                snprintf(qdesc, sizeof(qdesc), "%llu of %llu rows applied",
+                         (unsigned long long)q->rows, (unsigned long long)op->primary_rows);
+            snprintf(op->error_text, sizeof(op->error_text),
+                     "pgtandem: the COPY into %s could not be mirrored to the %s side of "
+                     "service %s (%s); it was rolled back on both databases",
+                     copy_tables(s, tables, sizeof(tables)),
+                     op->second->service < 0 ? "legacy" : "service", svc->name,
+                     q->error ? q->message : op->images ? qdesc : q->tag);
+            mirror_failed(s);
+            return;
+        }
+    }
+    if (!op->wrapped) {
+        if (q->error && s->cfg->on_mirror_failure == MIRROR_CONTINUE &&
+            rs_send_query(s, op->second,
+                          "ROLLBACK TO SAVEPOINT pgtandem_continue; "
+                          "RELEASE SAVEPOINT pgtandem_continue",
+                          REPLY_SWALLOW))
+            rs_flush_to(s, op->second);
+        rs_deliver_captured(s, op->first, op->first->capture_outcome.tx_status);
+        rs_op_done(s);
+        return;
+    }
+    if (s->cfg->two_phase) {
+        backend *pair[2] = {op->first, op->second};
+        if (!(op->tpc = tpc_start(s, pair, 2))) {
+            session_close(s, "53200", "out of memory");
+            return;
+        }
+        op->step = COPY_TWO_PHASE;
+        return;
+    }
+    send_then(s, op->second, "COMMIT", COPY_SECONDARY_COMMIT);
+}
+
+static void secondary_committed(session *s)
+{
+    route_op *op = s->op;
+    const classify_stmt *st = &op->cls->stmts[0];
+    const backend_outcome *q = &op->second->last;
+    char tables[256];
+    if (q->error || strcmp(q->tag, "COMMIT") != 0) {
+        divergence_record(s, op->dec.service, "secondary commit failed", st->fingerprint,
+                          copy_tables(s, tables, sizeof(tables)), NULL, q);
+        if (s->cfg->on_mirror_failure == MIRROR_FAIL) {
+            snprintf(op->error_state, sizeof(op->error_state), "%s",
+                     q->error ? q->sqlstate : "40000");
+            snprintf(op->error_text, sizeof(op->error_text),
+                     "pgtandem: the %s database of service %s could not commit the COPY; it "
+                     "was rolled back on both databases",
+                     op->second->service < 0 ? "legacy" : "service",
+                     s->cfg->services[op->dec.service].name);
+            if (rs_send_query(s, op->first, "ROLLBACK", REPLY_SWALLOW))
+                rs_flush_to(s, op->first);
+            op->step = COPY_FAILED;
+            return;
+        }
+    }
+    send_then(s, op->first, "COMMIT", COPY_PRIMARY_COMMIT);
+}
+
+static void primary_committed(session *s)
+{
+    route_op *op = s->op;
+    const backend_outcome *p = &op->first->last;
+    char tables[256];
+    if (p->error) {
+        /* the window two-phase commit closes: the secondary has it, the primary not */
+        divergence_record(s, op->dec.service, "primary commit failed after the secondary's",
+                          op->cls->stmts[0].fingerprint, copy_tables(s, tables, sizeof(tables)),
+                          p, NULL);
+        pg_buf_reset(&op->first->captured);
+        rs_reply_error(s, p->sqlstate, p->message, PG_TX_IDLE);
+    } else {
+        rs_deliver_captured(s, op->first, PG_TX_IDLE);
+    }
+    rs_op_done(s);
+}
+
+void rs_step_copy(session *s)
+{
+    route_op *op = s->op;
+    route_copy *c = op->copy;
+    switch (op->step) {
+    case COPY_SEND:
+        if (!rs_ensure_backend(s, -1) || !rs_ensure_backend(s, op->dec.service))
+            return;
+        start_primary(s);
+        return;
+    case COPY_PRIMARY:
+        if (!backend_idle(op->first))
+            return;
+        if (op->first->capture_outcome.error || c->overflow) {
+            primary_refused(s);
+            return;
+        }
+        snprintf(c->tag, sizeof(c->tag), "%s", op->first->capture_outcome.tag);
+        if (!c->staged) {
+            primary_done(s);
+            return;
+        }
+        pg_buf_reset(&op->first->captured); /* the client gets "COPY n" alone */
+        if (!rs_send_query(s, op->first, c->stage.insert, REPLY_CAPTURE) ||
+            !rs_send_query(s, op->first, c->stage.drop, REPLY_SWALLOW))
+            return;
+        op->step = COPY_STAGED;
+        rs_flush_to(s, op->first);
+        return;
+    case COPY_STAGED:
+        if (!backend_idle(op->first))
+            return;
+        if (op->first->capture_outcome.error) {
+            primary_refused(s);
+            return;
+        }
+        if (!take_row_images(s))
+            return;
+        primary_done(s);
+        return;
+    case COPY_SECONDARY:
+        if (!backend_idle(op->second))
+            return;
+        compare(s);
+        return;
+    case COPY_TWO_PHASE: {
+        tpc_result r = tpc_step(s, op->tpc);
+        if (r == TPC_RUNNING)
+            return;
+        if (r == TPC_COMMITTED) {
+            rs_deliver_captured(s, op->first, PG_TX_IDLE);
+        } else {
+            pg_buf_reset(&op->first->captured);
+            rs_reply_error(s, op->tpc->error_state, op->tpc->error_text, PG_TX_IDLE);
+        }
+        rs_op_done(s);
+        return;
+    }
+    case COPY_SECONDARY_COMMIT:
+        if (!backend_idle(op->second))
+            return;
+        secondary_committed(s);
+        return;
+    case COPY_PRIMARY_COMMIT:
+        if (!backend_idle(op->first))
+            return;
+        primary_committed(s);
+        return;
+    case COPY_FAILED:
+        if (!rs_all_idle(s))
+            return;
+        rs_reply_error(s, op->error_state, op->error_text,
+                       op->wrapped ? PG_TX_IDLE : PG_TX_FAILED);
+        rs_op_done(s);
+        return;
+    case COPY_REFUSED:
+        if (!backend_idle(op->first))
+            return;
+        rs_deliver_captured(s, op->first, PG_TX_IDLE);
+        rs_op_done(s);
+        return;
+    }
+}
