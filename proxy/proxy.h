@@ -35,6 +35,8 @@ typedef struct proxy {
     classify_cache *classify;       /* statement classifications, shared by all sessions */
     divergence_counters divergences;
     proxy_stats stats;              /* per-service traffic figures */
+    struct shadow_pool *shadow;     /* shadow reads' connections (shadow.c), made when needed */
+    struct metrics_http *metrics;   /* the Prometheus endpoint (metrics_http.c), when configured */
     bool stopping;
 } proxy;
 
