@@ -1149,6 +1149,7 @@ sys.modules.setdefault("checks", sys.modules[__name__])
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import checks_extended  # noqa: E402,F401
 import checks_pgbench  # noqa: E402,F401
+import checks_shadow  # noqa: E402,F401
 
 
 # ---------------------------------------------------------------------------
@@ -1156,11 +1157,13 @@ import checks_pgbench  # noqa: E402,F401
 # ---------------------------------------------------------------------------
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("group", choices=["dual", "continue", "reads_service", "primary_service"])
+    ap.add_argument("group", choices=["dual", "continue", "reads_service", "primary_service",
+                                      "shadow"])
     ap.add_argument("--proxy-port", type=int, required=True)
     ap.add_argument("--legacy-port", type=int, required=True)
     ap.add_argument("--service-ports", required=True, help="auth,product,cart,promotion")
     ap.add_argument("--proxy-log")
+    ap.add_argument("--metrics-port", type=int, help="the proxy's metrics_listen port (group shadow)")
     ap.add_argument("--only", help="run only checks whose name matches this regex")
     ap.add_argument("--concurrency-seconds", type=float, default=20.0)
     ap.add_argument("--build-dir", help="where pq_dual_pipeline was built")
