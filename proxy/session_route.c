@@ -559,6 +559,7 @@ static void take_request(session *s)
                     op->first = s->legacy;
                     op->fast_ext = true;
                     pg_buf_put(&op->request, in->data, pos);
+                    stats_fast_batch(s);
                 } else {
                     /* replies to a Flush come without a ReadyForQuery */
                     pg_buf_put(&s->legacy->s.out, in->data, pos);

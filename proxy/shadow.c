@@ -16,6 +16,7 @@
 #include "proxy/proxy.h"
 #include "proxy/service_stats.h"
 #include "proxy/shadow_digest.h"
+#include "proxy/shadow_params.h"
 
 typedef enum conn_state { SC_CONNECTING, SC_SETUP, SC_IDLE, SC_RUNNING } conn_state;
 
@@ -58,6 +59,8 @@ struct shadow_job {
     char fingerprint[17];
     char tables[200];
     char *sql;
+    uint8_t *bind;          /* extended protocol: the Bind body the parameters point into */
+    shadow_params *params;  /* NULL for a simple query */
     bool ordered;
     route_side other; /* where the shadow runs */
     side_answer primary, shadow;
@@ -125,6 +128,8 @@ static void compare(shadow_job *j)
 
 static void job_free(shadow_job *j)
 {
+    free(j->params);
+    free(j->bind);
     free(j->sql);
     free(j);
 }
@@ -237,7 +242,10 @@ static void conn_fail(shadow_conn *c, const char *why)
 static void send_job(shadow_conn *c)
 {
     shadow_job *j = c->job;
-    int sent = PQsendQueryParams(c->pg, j->sql, 0, NULL, NULL, NULL, NULL, 0);
+    const shadow_params *sp = j->params;
+    int sent = sp ? PQsendQueryParams(c->pg, j->sql, sp->n, sp->types, sp->values, sp->lengths,
+                                      sp->formats, sp->result_format)
+                  : PQsendQueryParams(c->pg, j->sql, 0, NULL, NULL, NULL, NULL, 0);
     if (!sent || !PQsetSingleRowMode(c->pg)) {
         conn_fail(c, PQerrorMessage(c->pg));
         return;
@@ -466,8 +474,22 @@ static double next_uniform(shadow_pool *p)
     return (double)((x * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
 }
 
+/* The job's own copy of the Bind and its parameters; false when they can't be shadowed. */
+static bool take_params(shadow_job *j, const uint8_t *bind, size_t len, const uint8_t *types,
+                        size_t n_types)
+{
+    j->bind = malloc(len ? len : 1);
+    j->params = malloc(sizeof(*j->params));
+    if (!j->bind || !j->params)
+        return false;
+    memcpy(j->bind, bind, len);
+    return shadow_params_from_bind(j->bind, len, types, n_types, j->params);
+}
+
 shadow_job *shadow_start(proxy *px, const config *cfg, uint64_t session_id, int service,
-                         route_side served_by, const classify_stmt *st, const char *sql)
+                         route_side served_by, const classify_stmt *st, const char *sql,
+                         const uint8_t *bind, size_t bind_len, const uint8_t *types,
+                         size_t n_types)
 {
     if (service < 0 || (size_t)service >= cfg->n_services)
         return NULL;
@@ -485,9 +507,13 @@ shadow_job *shadow_start(proxy *px, const config *cfg, uint64_t session_id, int 
     shadow_job *j = c ? calloc(1, sizeof(*j)) : NULL;
     if (j)
         j->sql = strdup(sql);
+    if (j && j->sql && bind && !take_params(j, bind, bind_len, types, n_types)) {
+        job_free(j); /* parameters it can't pass on (see shadow_params.h): not shadowed */
+        return NULL;
+    }
     if (!j || !j->sql) {
         if (j)
-            free(j);
+            job_free(j);
         slot->shadow_dropped++;
         return NULL;
     }

@@ -27,9 +27,12 @@ size_t shadow_connections(const shadow_pool *p);
 /* Samples (the service's shadow_sample), applies the cap, and starts running `sql` on the
  * side of service `service` other than `served_by`. Returns the job the session feeds the
  * primary's answer into, or NULL: not sampled, or dropped. `cfg` is the session's
- * snapshot. */
+ * snapshot. For an extended-protocol statement, `bind` is the client's Bind body and
+ * `types` the n_types parameter types of its Parse (copied); NULL for a simple query. */
 shadow_job *shadow_start(proxy *px, const config *cfg, uint64_t session_id, int service,
-                         route_side served_by, const classify_stmt *st, const char *sql);
+                         route_side served_by, const classify_stmt *st, const char *sql,
+                         const uint8_t *bind, size_t bind_len, const uint8_t *types,
+                         size_t n_types);
 /* A DataRow the client got from the primary. */
 void shadow_primary_row(shadow_job *j, const uint8_t *body, size_t len);
 /* An ErrorResponse the client got from the primary (its SQLSTATE). */

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "protocol/pg_codes.h"
+#include "protocol/pg_frame.h"
 #include "protocol/pg_ext.h"
 #include "protocol/pg_msg.h"
 #include "proxy/backend.h"
@@ -77,7 +78,48 @@ static void maybe_shadow(session *s)
         return;
     route_side served = dec->action == ROUTE_RUN_SERVICE ? ROUTE_SERVICE : ROUTE_LEGACY;
     s->obs.probe = shadow_start(s->px, s->cfg, s->id, dec->service, served, &op->cls->stmts[0],
-                                (const char *)op->request.data + 5);
+                                (const char *)op->request.data + 5, NULL, 0, NULL, 0);
+}
+
+/* An extended batch legacy runs in one piece: shadowed when it executes exactly one
+ * statement, a shadowed read bound in the same batch, fetched whole (every DataRow legacy
+ * sends for the batch is then that statement's). */
+void stats_fast_batch(session *s)
+{
+    route_op *op = s->op;
+    const uint8_t *p = op->request.data;
+    size_t pos = 0, len = op->request.len;
+    const uint8_t *exec = NULL, *bind = NULL;
+    size_t bind_len = 0;
+    int executes = 0;
+    if (s->tx_status != PG_TX_IDLE || s->session_log.len || s->obs.probe)
+        return;
+    while (pos + 5 <= len) {
+        size_t mlen = pg_frame_whole_len(p + pos);
+        if (p[pos] == PG_FE_EXECUTE) {
+            executes++;
+            exec = p + pos;
+        } else if (p[pos] == PG_FE_BIND) {
+            bind = p + pos; /* the last Bind before the Execute binds its portal */
+            bind_len = mlen;
+        }
+        pos += mlen;
+    }
+    pg_execute_msg e;
+    pg_bind_msg b;
+    if (executes != 1 || !bind || bind > exec ||
+        !pg_decode_execute(exec + 5, pg_frame_whole_len(exec) - 5, &e) || e.max_rows != 0 ||
+        !pg_decode_bind(bind + 5, bind_len - 5, &b) || strcmp(b.portal, e.portal) != 0)
+        return;
+    ext_portal *portal = ext_find_portal(&op->x.reg, e.portal);
+    const ext_stmt *st = portal ? portal->stmt : NULL;
+    pg_parse_msg parse;
+    if (!st || !st->dec.shadow || !st->cls || st->cls->n_stmts != 1 || st->parse.len < 5 ||
+        !pg_decode_parse(st->parse.data + 5, st->parse.len - 5, &parse))
+        return;
+    route_side served = st->dec.action == ROUTE_RUN_SERVICE ? ROUTE_SERVICE : ROUTE_LEGACY;
+    s->obs.probe = shadow_start(s->px, s->cfg, s->id, st->dec.service, served, &st->cls->stmts[0],
+                                st->sql, bind + 5, bind_len - 5, parse.types, parse.n_types);
 }
 
 void stats_simple_query(session *s)

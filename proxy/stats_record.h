@@ -39,6 +39,9 @@ void stats_request_begin(session *s);
 /* A simple query was routed as a whole (not split): its statements counted by the
  * decision of the first, and a shadow read started when the decision asks for one. */
 void stats_simple_query(session *s);
+/* An extended batch about to run on legacy in one piece (op->request): may start a
+ * shadow read of its one statement. */
+void stats_fast_batch(session *s);
 /* One statement routed: counted in the slot of dec->service. */
 void stats_statement(session *s, const classify_stmt *st, const struct route_decision *dec);
 /* The extended engine is about to run the Execute at `pos` of the request (counted once

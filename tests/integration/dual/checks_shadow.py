@@ -289,3 +289,51 @@ def metrics_silent_client_does_not_stall(ctx):
         for s in silent:
             s.close()
     return "scrape and query in %.3f s; a silent client closed after %.1f s" % (dt, waited)
+
+
+# ---------------------------------------------------------------------------
+# extended protocol: parameters as bound, text and binary rows
+# ---------------------------------------------------------------------------
+@check("shadow", timeout=60)
+def shadow_extended_protocol(ctx):
+    import asyncio
+    import asyncpg
+
+    pid = 11
+    orig = ctx.one("legacy", "SELECT name FROM products WHERE id = %s", (pid,))[0]
+    sql = "SELECT id, name, price FROM products WHERE id = %s AND price >= %s"
+
+    def psycopg_reads(binary):
+        with ctx.proxy() as c:
+            return c.execute(sql, (pid, 0), binary=binary).fetchall()
+
+    async def asyncpg_reads():
+        conn = await asyncpg.connect(host="127.0.0.1", port=ctx.proxy_port, user="poc_user",
+                                     password="admin123", database="poc")
+        try:
+            return [tuple(r) for r in await conn.fetch(
+                "SELECT id, name, price FROM products WHERE id = $1 AND price >= $2", pid, 0)]
+        finally:
+            await conn.close()
+
+    def round_(label):
+        before = shadow_figures(ctx, "product", settled(ctx))
+        got = [psycopg_reads(False), psycopg_reads(True), asyncio.run(asyncpg_reads())]
+        after = shadow_figures(ctx, "product", settled(ctx))
+        need(after[0] - before[0] == 3, "%s: shadow reads %d -> %d for 3 extended reads"
+             % (label, before[0], after[0]))
+        return got, after[1] - before[1]
+
+    # warm up asyncpg's statement path and the pool
+    asyncio.run(asyncpg_reads())
+    got, mism = round_("identical")
+    need(mism == 0, "identical data: %d mismatches (text, binary, asyncpg)" % mism)
+    svc = ctx.direct("product", mirror=True)
+    svc.execute("UPDATE products SET name = %s WHERE id = %s", ("changed for extended", pid))
+    try:
+        got, mism = round_("changed")
+    finally:
+        svc.execute("UPDATE products SET name = %s WHERE id = %s", (orig, pid))
+    need(mism == 3, "a changed row: %d mismatches for 3 extended reads, wanted 3" % mism)
+    need(all(r[0][1] == orig for r in got), "the client got %r, not legacy's rows" % got)
+    return "psycopg text and binary and asyncpg reads shadowed with their parameters; 0 then 3 mismatches"
