@@ -261,6 +261,10 @@ static void take_result(shadow_conn *c, PGresult *r)
     ExecStatusType st = PQresultStatus(r);
     if (!j)
         return;
+    if (st == PGRES_COPY_OUT || st == PGRES_COPY_IN || st == PGRES_COPY_BOTH) {
+        conn_fail(c, "a shadow read turned into COPY"); /* never sent: see shadow_start */
+        return;
+    }
     if (st == PGRES_SINGLE_TUPLE) {
         int n = PQnfields(r);
         const char *vals[1600];
@@ -302,6 +306,8 @@ static void conn_read(shadow_conn *c)
             if (c->state == SC_RUNNING)
                 take_result(c, r);
             PQclear(r);
+            if (c->closing)
+                return;
             continue;
         }
         /* the command is complete */
@@ -491,7 +497,10 @@ shadow_job *shadow_start(proxy *px, const config *cfg, uint64_t session_id, int 
                          const uint8_t *bind, size_t bind_len, const uint8_t *types,
                          size_t n_types)
 {
-    if (service < 0 || (size_t)service >= cfg->n_services)
+    /* COPY TO answers in CopyData, not rows; a known-volatile call (now(), random()...)
+     * answers differently on each side whatever the data */
+    if (service < 0 || (size_t)service >= cfg->n_services || st->copy != CLASSIFY_COPY_NONE ||
+        st->volatile_calls)
         return NULL;
     const service_config *svc = &cfg->services[service];
     shadow_pool *p = pool_of(px);
