@@ -17,7 +17,7 @@ struct shadow_job;
 
 /* Request start times of a pass-through session, oldest first: replies come in order,
  * one ReadyForQuery per Query, Sync or FunctionCall. */
-#define STATS_PT_RING 32
+#define STATS_PT_RING 16
 
 /* Kept in each session (session.h). */
 typedef struct session_obs {
