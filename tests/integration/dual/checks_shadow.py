@@ -215,13 +215,17 @@ def _histograms_consistent(m):
 
 @check("shadow")
 def metrics_move_with_traffic(ctx):
+    # wi_sql's rows are keyed (wishlist 1, product 4000 + id % 1000): clear 4900-4904 first
+    clear = "DELETE FROM wishlist_items WHERE wishlist_id = 1 AND product_id BETWEEN 4900 AND 4904"
+    with ctx.proxy() as c:
+        c.execute(clear)
     m0 = scrape(ctx)
     with ctx.proxy() as c:
         for _ in range(10):
             c.execute("SELECT id FROM products WHERE id = 3").fetchall()
         for i in range(5):
-            c.execute(wi_sql(-910000 - i, "metrics"))
-        c.execute("DELETE FROM wishlist_items WHERE id BETWEEN -910004 AND -910000")
+            c.execute(wi_sql(-910900 - i, "metrics"))
+        c.execute(clear)
     m1 = settled(ctx)
 
     def delta(name, **labels):
