@@ -14,7 +14,8 @@
 #include <string.h>
 
 typedef enum key_type { KEY_STRING, KEY_INT, KEY_SECONDS, KEY_LISTEN, KEY_LOG_LEVEL,
-                        KEY_AUTH_TYPE, KEY_CONNINFO, KEY_MIRROR_FAILURE, KEY_CROSS, KEY_BOOL } key_type;
+                        KEY_AUTH_TYPE, KEY_CONNINFO, KEY_MIRROR_FAILURE, KEY_CROSS, KEY_BOOL,
+                        KEY_METRICS_LISTEN } key_type;
 
 typedef struct key_spec {
     const char *section;
@@ -36,6 +37,9 @@ static const key_spec keys[] = {
     {"pgtandem", "cross_service_writes", KEY_CROSS, OFF(cross_service_writes), "reject"},
     {"pgtandem", "two_phase", KEY_BOOL, OFF(two_phase), "off"},
     {"pgtandem", "copy_buffer_limit", KEY_INT, OFF(copy_buffer_limit), "67108864"},
+    {"pgtandem", "metrics_listen", KEY_METRICS_LISTEN, OFF(metrics_host), ""},
+    {"pgtandem", "shadow_max_inflight", KEY_INT, OFF(shadow_max_inflight), "64"},
+    {"pgtandem", "shadow_timeout", KEY_SECONDS, OFF(shadow_timeout), "5"},
     {"legacy", "conninfo", KEY_CONNINFO, OFF(legacy), NULL},
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -68,7 +72,7 @@ static bool parse_int(const char *v, long min, long max, long *out)
 }
 
 /* host:port, or [ipv6]:port */
-static bool parse_listen(config *c, const char *v)
+static bool parse_listen(const char *v, char **host_out, int *port_out)
 {
     const char *host = v, *host_end, *colon;
     long port;
@@ -86,10 +90,10 @@ static bool parse_listen(config *c, const char *v)
     }
     if (host_end == host || !parse_int(colon + 1, 1, 65535, &port))
         return false;
-    free(c->listen_host);
-    c->listen_host = strndup(host, (size_t)(host_end - host));
-    c->listen_port = (int)port;
-    return c->listen_host != NULL;
+    free(*host_out);
+    *host_out = strndup(host, (size_t)(host_end - host));
+    *port_out = (int)port;
+    return *host_out != NULL;
 }
 
 static bool apply_key(load_state *st, const key_spec *k, const char *v)
@@ -119,8 +123,14 @@ static bool apply_key(load_state *st, const key_spec *k, const char *v)
         return true;
     }
     case KEY_LISTEN:
-        if (!parse_listen(st->cfg, v)) {
+        if (!parse_listen(v, &st->cfg->listen_host, &st->cfg->listen_port)) {
             set_err(st, "listen must be host:port, not \"%s\"", v);
+            return false;
+        }
+        return true;
+    case KEY_METRICS_LISTEN: /* empty: no metrics endpoint */
+        if (*v && !parse_listen(v, &st->cfg->metrics_host, &st->cfg->metrics_port)) {
+            set_err(st, "metrics_listen must be host:port, not \"%s\"", v);
             return false;
         }
         return true;
@@ -382,6 +392,7 @@ void config_unref(config *c)
         return;
     free(c->path);
     free(c->listen_host);
+    free(c->metrics_host);
     free(c->auth_file);
     config_target_clear(&c->legacy);
     config_services_free(c);

@@ -46,6 +46,7 @@ typedef struct service_config {
     route_writes writes;
     route_side primary;
     route_reads reads;
+    double shadow_sample; /* reads=shadow: the share of reads also run on the other side */
 } service_config;
 
 typedef struct config {
@@ -63,6 +64,10 @@ typedef struct config {
     route_cross cross_service_writes;
     bool two_phase; /* commit transactions spanning databases with PREPARE TRANSACTION */
     int copy_buffer_limit; /* bytes of a dual-written COPY held to replay on the secondary */
+    char *metrics_host; /* metrics_listen; NULL: no metrics endpoint */
+    int metrics_port;
+    int shadow_max_inflight; /* shadow reads running at once, proxy-wide */
+    double shadow_timeout;   /* seconds a shadow read may take on the other side */
     service_config services[CONFIG_MAX_SERVICES];
     size_t n_services;
     route_map *routes; /* compiled from services */

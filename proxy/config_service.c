@@ -22,6 +22,7 @@ static service_config *find_or_add(config *c, const char *name, char *err, size_
     service_config *s = &c->services[c->n_services];
     memset(s, 0, sizeof(*s));
     s->name = strdup(name);
+    s->shadow_sample = 1.0;
     if (!s->name) {
         snprintf(err, err_len, "out of memory");
         return NULL;
@@ -99,6 +100,17 @@ bool config_service_key(config *c, const char *service, const char *key, const c
     }
     if (strcmp(key, "tables") == 0)
         return parse_tables(s, value, err, err_len);
+    if (strcmp(key, "shadow_sample") == 0) {
+        char *end;
+        double d = strtod(value, &end);
+        if (end == value || *end || !(d >= 0.0 && d <= 1.0)) {
+            snprintf(err, err_len, "[service %s] shadow_sample must be a number from 0 to 1, "
+                     "not \"%s\"", s->name, value);
+            return false;
+        }
+        s->shadow_sample = d;
+        return true;
+    }
     if (strcmp(key, "writes") == 0 && parse_enum(value, writes_names, 3, &v)) {
         s->writes = (route_writes)v;
         return true;

@@ -17,9 +17,11 @@
 #include "proxy/cancel.h"
 #include "proxy/catalog.h"
 #include "proxy/log.h"
+#include "proxy/metrics_http.h"
 #include "proxy/net.h"
 #include "proxy/session.h"
 #include "proxy/two_phase_recover.h"
+#include "proxy/shadow.h"
 
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -131,7 +133,7 @@ bool proxy_listen(proxy *px, char *err, size_t err_len)
         return false;
     ev_io_init(&px->accept_io, accept_cb, px->listen_fd, EV_READ);
     px->accept_io.data = px;
-    return true;
+    return metrics_http_open(px, err, err_len);
 }
 
 void proxy_run(proxy *px)
@@ -161,6 +163,8 @@ void proxy_free(proxy *px)
         return;
     while (px->sessions)
         session_free(px->sessions);
+    shadow_pool_free(px->shadow); /* after the sessions, which may still hold shadow jobs */
+    metrics_http_free(px->metrics);
     cancel_free_all(px);
     if (px->listen_fd >= 0)
         close(px->listen_fd);

@@ -37,6 +37,8 @@ typedef struct proxy {
     proxy_stats stats;              /* per-service traffic figures */
     ev_timer tpc_timer;             /* two-phase orphan resolver (two_phase_recover.c) */
     int tpc_child;                  /* its running child process, 0 when none */
+    struct shadow_pool *shadow;     /* shadow reads' connections (shadow.c), made when needed */
+    struct metrics_http *metrics;   /* the Prometheus endpoint (metrics_http.c), when configured */
     bool stopping;
 } proxy;
 

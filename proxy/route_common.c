@@ -277,6 +277,7 @@ void rs_drop_lost(session *s)
 void rs_op_done(session *s)
 {
     route_op *op = s->op;
+    stats_request_done(s);
     classify_result_free(op->cls);
     pg_buf_free(&op->request);
     pg_buf_free(&op->apply);

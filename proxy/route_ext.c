@@ -312,6 +312,8 @@ void rs_step_ext(session *s)
             rs_op_done(s);
             return;
         }
+        if (m.type == PG_FE_EXECUTE && op->step == ST_NONE)
+            stats_ext_execute(s, m.whole, m.len, op->pos);
         msg_result r = op->step != ST_NONE ? continue_msg(s, &m) : start_msg(s, &m);
         if (s->state != SESSION_READY || r == MSG_WAIT)
             return;

@@ -99,6 +99,7 @@ void session_close(session *s, const char *sqlstate, const char *why)
 
 void session_free(session *s)
 {
+    stats_session_end(s);
     proxy *px = s->px;
     if (s->state != SESSION_CLOSED)
         session_close(s, NULL, "shutting down");

@@ -16,6 +16,7 @@
 #include "routing/route.h"
 #include "proxy/ext_registry.h"
 #include "proxy/proxy.h"
+#include "proxy/stats_record.h"
 #include "proxy/stream.h"
 
 typedef struct backend backend;
@@ -112,6 +113,7 @@ struct session {
     size_t client_stream_left; /* bytes of a large client message still passing through */
     bool processing;           /* inside a callback: defer freeing */
     bool recently_active;      /* the client sent something since the last idle sweep */
+    session_obs obs;           /* traffic figures being recorded (stats_record.h) */
 
     session *next;
     session *prev;

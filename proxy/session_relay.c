@@ -50,6 +50,7 @@ void session_relay_client_input(session *s)
     size_t pos = 0, need_whole = 0;
     const char *violation = NULL;
     bool terminate = false;
+    uint32_t requests = 0, statements = 0; /* for the figures: counted, never timed, here */
     while (pos < in->len) {
         size_t avail = in->len - pos;
         if (s->client_stream_left) {
@@ -81,8 +82,14 @@ void session_relay_client_input(session *s)
             terminate = true;
             break;
         }
+        /* each of these gets one ReadyForQuery; Query, Execute and FunctionCall run one */
+        requests += f.type == PG_FE_QUERY || f.type == PG_FE_SYNC || f.type == PG_FE_FUNCTION_CALL;
+        statements += f.type == PG_FE_QUERY || f.type == PG_FE_EXECUTE ||
+                      f.type == PG_FE_FUNCTION_CALL;
         pos += whole;
     }
+    if (requests | statements)
+        stats_pt_requests(s, requests, statements);
     /* What came before a bad or final message still reaches the server, as it would
      * have without the proxy. */
     bool sent = forward(&b->s, in, pos);
@@ -128,6 +135,7 @@ void session_relay_backend_input(session *s, backend *b)
     pg_buf *in = &b->s.in;
     size_t pos = 0, need_whole = 0;
     const char *invalid = NULL;
+    uint32_t answered = 0;
     while (pos < in->len) {
         size_t avail = in->len - pos;
         if (b->stream_left) {
@@ -156,8 +164,11 @@ void session_relay_backend_input(session *s, backend *b)
             invalid = err;
             break;
         }
+        answered += f.type == PG_BE_READY_FOR_QUERY;
         pos += whole;
     }
+    if (answered)
+        stats_pt_answered(s, answered);
     bool sent = forward(&s->client, in, pos);
     if (invalid) {
         char msg[256];

@@ -479,6 +479,8 @@ static void register_batch(session *s, const uint8_t *p, size_t len, fast_parses
             ext_stmt *st = ext_find_stmt(r, b.statement);
             if (st)
                 (void)ext_put_portal(r, b.portal, st);
+        } else if (m[0] == PG_FE_EXECUTE) {
+            stats_ext_execute(s, m, mlen, pos);
         } else if (m[0] == PG_FE_CLOSE && pg_decode_target(m + 5, mlen - 5, &t)) {
             if (t.kind == 'S')
                 ext_drop_stmt(r, t.name);
@@ -557,7 +559,10 @@ static void take_request(session *s)
             }
             memcpy(copy, in->data, whole);
             pg_buf_consume(in, whole);
+            stats_request_begin(s);
             start_query(s, copy, whole);
+            if (s->state == SESSION_READY)
+                stats_simple_query(s);
             free(copy);
             return;
         }
@@ -574,6 +579,7 @@ static void take_request(session *s)
         if (f.type == PG_FE_SYNC || f.type == PG_FE_FLUSH || f.type == PG_FE_FUNCTION_CALL) {
             route_op *op = s->op;
             bool synced = f.type != PG_FE_FLUSH;
+            stats_request_begin(s);
             pg_buf_init(&op->request);
             fast_parses parses = {0};
             bool fast = batch_for_legacy(s, in->data, pos, &parses);
@@ -586,6 +592,7 @@ static void take_request(session *s)
                     op->first = s->legacy;
                     op->fast_ext = true;
                     pg_buf_put(&op->request, in->data, pos);
+                    stats_fast_batch(s);
                 } else {
                     /* replies to a Flush come without a ReadyForQuery */
                     pg_buf_put(&s->legacy->s.out, in->data, pos);
@@ -789,6 +796,7 @@ void session_route_backend_input(session *s, backend *b)
             if (to_client && (f.type == PG_BE_DATA_ROW || f.type == PG_BE_COPY_DATA) &&
                 whole >= ROUTE_STREAM_THRESHOLD) {
                 pg_buf_put(&s->client.out, in->data + pos, avail);
+                stats_reply_streamed(s);
                 b->stream_left = whole - avail;
                 pos = in->len;
             } else {
@@ -834,8 +842,10 @@ void session_route_backend_input(session *s, backend *b)
                 note_value(b, body, f.body_len);
             if (f.type == PG_BE_ERROR_RESPONSE && !head && !from_legacy)
                 break;
-            if (to_client && !(s->op->split && head && head->replies && rs_split_hides(f.type)))
+            if (to_client && !(s->op->split && head && head->replies && rs_split_hides(f.type))) {
                 pg_buf_put(&s->client.out, in->data + pos, whole);
+                stats_reply(s, b, f.type, body, f.body_len);
+            }
             else if (mode == REPLY_CAPTURE && head)
                 pg_buf_put(&b->captured, in->data + pos, whole);
             if (!head || !head->replies)

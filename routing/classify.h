@@ -170,6 +170,8 @@ typedef struct classify_stmt {
 
     bool opaque;  /* runs code not in the text (DO, CALL): the table lists are incomplete */
     bool explain; /* an EXPLAIN; kind is the inner statement's under ANALYZE, else READ */
+    bool ordered; /* a SELECT (or set operation) with ORDER BY at its top level: the order of
+                     its rows is part of its answer */
     classify_kind inner_kind; /* for EXPLAIN, PREPARE, DECLARE: the inner statement's kind */
 
     /* The statement's own object name: savepoint (SAVEPOINT/RELEASE/ROLLBACK TO), GID

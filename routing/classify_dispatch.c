@@ -452,6 +452,7 @@ static classify_kind dispatch(classify_walk *w, classify_arena *arena,
         return CLASSIFY_UNKNOWN;
     switch (n->node_case) {
     case PG_QUERY__NODE__NODE_SELECT_STMT:
+        st->ordered = n->select_stmt->n_sort_clause > 0;
         classify_walk_node(w, n, CLASSIFY_ROLE_READ);
         return w->has_into ? CLASSIFY_DDL : query_kind(w);
     case PG_QUERY__NODE__NODE_INSERT_STMT:

@@ -100,13 +100,13 @@ run_check() {
 # ---------------------------------------------------------------------------
 # ports, databases, proxy
 # ---------------------------------------------------------------------------
-if ! PORTS=$(free_ports 7 2>&1); then
+if ! PORTS=$(free_ports 8 2>&1); then
     fail "ports: $PORTS"
     echo "$PASSED passed, $FAILED failed"
     exit 1
 fi
 read -r LEGACY_PORT AUTH_PORT PRODUCT_PORT CART_PORT PROMO_PORT 'PROXY_PORT[main]' \
-    'PROXY_PORT[short]' <<<"$PORTS"
+    'PROXY_PORT[short]' METRICS_PORT <<<"$PORTS"
 
 echo "== databases: legacy $LEGACY_PORT, services $AUTH_PORT,$PRODUCT_PORT,$CART_PORT,$PROMO_PORT (in $TMP/db)"
 DB_STARTED=1
@@ -139,6 +139,7 @@ auth_file = $TMP/users.txt
 auth_type = scram-sha-256
 log_level = info
 login_timeout = $2
+$([[ $name == main ]] && echo "metrics_listen = 127.0.0.1:$METRICS_PORT")
 
 [legacy]
 conninfo = $LEGACY_KV
@@ -305,6 +306,11 @@ pgbench_consistent() {   # TPC-B keeps all four sums equal
     echo "accounts|branches|tellers|history sums, history rows: $sums"
     awk -F'|' '{ exit !($1 == $2 && $2 == $3 && $3 == $4 && $5 > 0) }' <<<"$sums"
 }
+
+if [[ $DIRECT != 1 ]]; then
+    echo "== metrics (pass-through)"
+    run_check metrics 60 "$PY" "$HERE/metrics_passthrough.py" "$URL" "$METRICS_PORT"
+fi
 
 echo "== pgbench"
 if PGPASSWORD=admin123 timeout 120 "$PG_BIN/pgbench" -i -s 1 -q -h 127.0.0.1 -p "$LEGACY_PORT" \

@@ -379,3 +379,28 @@ Test(classify_details, declare_cursor)
     cr_expect_str_eq(st->reads[0].name, "promo_analytics");
     classify_result_free(r);
 }
+
+/* ---- ORDER BY at the top level: shadow reads compare such rows in order */
+
+Test(classify_details, ordered_only_at_top_level)
+{
+    static const struct {
+        const char *sql;
+        bool ordered;
+    } cases[] = {
+        {"SELECT id FROM carts ORDER BY id", true},
+        {"SELECT id FROM carts", false},
+        {"SELECT id FROM carts WHERE id IN (SELECT id FROM carts ORDER BY id LIMIT 3)", false},
+        {"SELECT * FROM (SELECT id FROM carts ORDER BY id) t", false},
+        {"SELECT id FROM carts UNION SELECT id FROM wishlists ORDER BY 1", true},
+        {"WITH c AS (SELECT id FROM carts ORDER BY id) SELECT * FROM c", false},
+        {"SELECT count(*) OVER (ORDER BY id) FROM carts", false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        classify_result *r = classify_sql(cases[i].sql);
+        const classify_stmt *st = only_stmt(r, cases[i].sql);
+        cr_expect_eq(st->ordered, cases[i].ordered, "[%s]: ordered %d", cases[i].sql,
+                     st->ordered);
+        classify_result_free(r);
+    }
+}

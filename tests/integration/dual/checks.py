@@ -1202,6 +1202,7 @@ import checks_extended  # noqa: E402,F401
 import checks_pgbench  # noqa: E402,F401
 import checks_two_phase  # noqa: E402,F401
 import checks_copy  # noqa: E402,F401
+import checks_shadow  # noqa: E402,F401
 
 
 # ---------------------------------------------------------------------------
@@ -1210,12 +1211,13 @@ import checks_copy  # noqa: E402,F401
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("group", choices=["dual", "continue", "reads_service", "primary_service",
-                                     "two_phase"])
+                                     "two_phase", "shadow"])
     ap.add_argument("--proxy-port", type=int, required=True)
     ap.add_argument("--legacy-port", type=int, required=True)
     ap.add_argument("--service-ports", required=True, help="auth,product,cart,promotion")
     ap.add_argument("--proxy-log")
     ap.add_argument("--proxy-config", help="the config the proxy under test runs")
+    ap.add_argument("--metrics-port", type=int, help="the proxy's metrics_listen port (group shadow)")
     ap.add_argument("--only", help="run only checks whose name matches this regex")
     ap.add_argument("--concurrency-seconds", type=float, default=20.0)
     ap.add_argument("--build-dir", help="where pq_dual_pipeline was built")

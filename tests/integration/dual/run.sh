@@ -11,6 +11,8 @@
 #   reads_service    fail               legacy   service
 #   primary_service  fail               service  service
 #   two_phase        fail               legacy   legacy   (two_phase = on)
+#   shadow           fail               legacy   shadow   (+ metrics_listen, shadow_max_inflight
+#                                                         = 4, promotion's shadow_sample = 0.1)
 #
 # Prints PASS/FAIL (and SKIP) per check and ends with "N passed, M failed".
 #
@@ -28,7 +30,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
 PY=/usr/bin/python3             # the interpreter with psycopg 3 and asyncpg
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
-GROUPS_WANTED=${PGTANDEM_TEST_GROUPS:-dual continue reads_service primary_service two_phase}
+GROUPS_WANTED=${PGTANDEM_TEST_GROUPS:-dual continue reads_service primary_service two_phase shadow}
 SECONDS_CONC=${PGTANDEM_DUAL_SECONDS:-20}
 
 TMP=$(mktemp -d /tmp/pgtandem-dual.XXXXXX)
@@ -67,7 +69,7 @@ finish() {
 # ---------------------------------------------------------------------------
 # ports and databases
 # ---------------------------------------------------------------------------
-read -r LEGACY_PORT AUTH_PORT PRODUCT_PORT CART_PORT PROMO_PORT PROXY_PORT < <(free_ports 6)
+read -r LEGACY_PORT AUTH_PORT PRODUCT_PORT CART_PORT PROMO_PORT PROXY_PORT METRICS_PORT < <(free_ports 7)
 SERVICE_PORTS="$AUTH_PORT,$PRODUCT_PORT,$CART_PORT,$PROMO_PORT"
 
 db_start() {
@@ -137,7 +139,8 @@ cat >"$TMP/users.txt" <<EOF
 "poc_user" "admin123"
 EOF
 
-# write_config NAME POLICY PRIMARY READS [TWO_PHASE]
+# write_config NAME POLICY PRIMARY READS [TWO_PHASE]: with READS=shadow, also the metrics
+# endpoint, a small cap on shadow reads, and promotion's reads sampled at 0.1
 write_config() {
     local f="$TMP/$1.conf" svc port db user pw tables two_phase=${5:-off}
     cat >"$f" <<EOF
@@ -151,6 +154,15 @@ on_mirror_failure = $2
 cross_service_writes = reject
 two_phase = $two_phase
 copy_buffer_limit = 1048576
+EOF
+    if [[ $4 == shadow ]]; then
+        cat >>"$f" <<EOF
+metrics_listen = 127.0.0.1:$METRICS_PORT
+shadow_max_inflight = 4
+shadow_timeout = 3
+EOF
+    fi
+    cat >>"$f" <<EOF
 
 [legacy]
 conninfo = $LEGACY_KV
@@ -165,6 +177,9 @@ writes = dual
 primary = $3
 reads = $4
 EOF
+        if [[ $4 == shadow && $svc == promotion ]]; then
+            echo "shadow_sample = 0.1" >>"$f"
+        fi
     done <<EOF
 auth $AUTH_PORT auth_db auth_user auth_pass123 users, user_sessions, user_profiles
 product $PRODUCT_PORT product_db product_user product_pass123 categories, products, product_inventory, product_images, product_variants
@@ -242,7 +257,7 @@ run_group() {
     set +e
     timeout -k 5 200 "$PY" "$HERE/checks.py" "$name" --proxy-port "$PROXY_PORT" \
         --legacy-port "$LEGACY_PORT" --service-ports "$SERVICE_PORTS" \
-        --proxy-log "$TMP/proxy-$name.log" --proxy-config "$TMP/$name.conf" --concurrency-seconds "$SECONDS_CONC" --build-dir "$BUILD" \
+        --proxy-log "$TMP/proxy-$name.log" --proxy-config "$TMP/$name.conf" --metrics-port "$METRICS_PORT" --concurrency-seconds "$SECONDS_CONC" --build-dir "$BUILD" \
         "${only[@]}" >"$out" 2>&1
     rc=$?
     set -e
@@ -273,5 +288,6 @@ run_group continue continue legacy legacy
 run_group reads_service fail legacy service
 run_group primary_service fail service service
 run_group two_phase fail legacy legacy on
+run_group shadow fail legacy shadow
 
 finish
