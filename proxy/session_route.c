@@ -28,7 +28,7 @@
 #include "proxy/ext_registry.h"
 #include "proxy/log.h"
 #include "proxy/row_images.h"
-#include "routing/rewrite.h"
+#include "routing/rewrite_cache.h"
 #include "proxy/session.h"
 #include "proxy/session_route_int.h"
 
@@ -132,7 +132,7 @@ bool rs_plan_images(session *s, const classify_stmt *st, const char *sql, char *
     else if ((key = assigned_key(st, t)))
         /* the row image carries the new key only: the old row would stay behind */
         why = key;
-    else if (!(*rewritten = rewrite_returning_all(sql, err, sizeof(err))))
+    else if (!(*rewritten = rewrite_cache_returning_all(s->px->rewrites, sql, err, sizeof(err))))
         why = err;
     if (why) {
         snprintf(msg, msg_len,
