@@ -18,6 +18,7 @@
 #include "protocol/pg_msg.h"
 #include "proxy/log.h"
 #include "proxy/net.h"
+#include "proxy/pool.h"
 #include "proxy/session.h"
 
 static void backend_read_cb(struct ev_loop *loop, ev_io *w, int revents);
@@ -43,7 +44,7 @@ static void set_state(backend *b, backend_state st)
 
 backend *backend_start(session *owner, const backend_target *t, char *err, size_t err_len)
 {
-    backend *b = calloc(1, sizeof(*b));
+    backend *b = pool_alloc(sizeof(*b));
     if (!b) {
         snprintf(err, err_len, "out of memory");
         return NULL;
@@ -58,7 +59,7 @@ backend *backend_start(session *owner, const backend_target *t, char *err, size_
     int fd = net_socket_nonblocking(t->addr.ss_family);
     if (fd < 0) {
         snprintf(err, err_len, "cannot create socket: %s", strerror(errno));
-        free(b);
+        pool_free(b, sizeof(*b));
         return NULL;
     }
     if (connect(fd, (const struct sockaddr *)&t->addr, t->addr_len) < 0 &&
@@ -66,7 +67,7 @@ backend *backend_start(session *owner, const backend_target *t, char *err, size_
         snprintf(err, err_len, "cannot connect to %s (%s:%d): %s", t->name, t->host, t->port,
                  strerror(errno));
         close(fd);
-        free(b);
+        pool_free(b, sizeof(*b));
         return NULL;
     }
     b->s.fd = fd;
@@ -84,7 +85,7 @@ void backend_free(backend *b)
     pg_buf_free(&b->params);
     pg_buf_free(&b->captured);
     scram_client_free(b->scram);
-    free(b);
+    pool_free(b, sizeof(*b));
 }
 
 static void fail(backend *b, const char *sqlstate, const char *fmt, ...)

@@ -11,6 +11,7 @@
 #include "protocol/pg_codes.h"
 #include "proxy/backend.h"
 #include "proxy/log.h"
+#include "proxy/pool.h"
 
 static void client_read_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void client_write_cb(struct ev_loop *loop, ev_io *w, int revents);
@@ -37,7 +38,7 @@ void session_set_state(session *s, session_state st)
 
 session *session_new(proxy *px, int fd, const char *peer)
 {
-    session *s = calloc(1, sizeof(*s));
+    session *s = pool_alloc(sizeof(*s));
     if (!s)
         return NULL;
     s->id = ++px->next_session_id;
@@ -46,9 +47,9 @@ session *session_new(proxy *px, int fd, const char *peer)
     s->state = SESSION_STARTUP;
     s->tx_status = PG_TX_IDLE;
     s->routed = s->cfg->n_services > 0;
-    if (s->routed && !(s->op = calloc(1, sizeof(*s->op)))) {
+    if (s->routed && !(s->op = pool_alloc(sizeof(*s->op)))) {
         config_unref(s->cfg);
-        free(s);
+        pool_free(s, sizeof(*s));
         return NULL;
     }
     snprintf(s->peer, sizeof(s->peer), "%s", peer);
@@ -119,22 +120,22 @@ void session_free(session *s)
         free(s->op->rewritten);
         ext_stmt_unref(s->op->unit);
         ext_registry_free(&s->op->x.reg);
-        free(s->op);
+        pool_free(s->op, sizeof(*s->op));
     }
     pg_buf_free(&s->session_log);
     pg_buf_free(&s->tx_log);
     pg_buf_free(&s->tx_session_log);
     scram_server_free(s->scram);
     for (size_t i = 0; i < s->n_params; i++) {
-        free(s->param_names[i]);
-        free(s->param_values[i]);
+        pool_free_str(s->param_names[i]);
+        pool_free_str(s->param_values[i]);
     }
-    free(s->param_names);
-    free(s->param_values);
-    free(s->user);
-    free(s->database);
+    pool_free(s->param_names, s->params_cap * sizeof(char *));
+    pool_free(s->param_values, s->params_cap * sizeof(char *));
+    pool_free_str(s->user);
+    pool_free_str(s->database);
     config_unref(s->cfg);
-    free(s);
+    pool_free(s, sizeof(*s));
 }
 
 /* An idle session keeps no buffers: a thousand idle clients then cost

@@ -83,7 +83,8 @@ struct session {
     char *database;
     /* startup parameters passed on to every backend (not user/database) */
     size_t n_params;
-    char **param_names; /* n_params each, allocated at startup */
+    char **param_names; /* n_params each, allocated at startup (pool.h) */
+    size_t params_cap;  /* the arrays' length */
     char **param_values;
 
     auth_step auth;
