@@ -48,6 +48,11 @@ session *session_new(proxy *px, int fd, const char *peer)
     s->state = SESSION_STARTUP;
     s->tx_status = PG_TX_IDLE;
     s->routed = s->cfg->n_services > 0; /* s->op: see session_route_op_ensure */
+    if (s->routed && !(s->services = pool_alloc(s->cfg->n_services * sizeof(backend *)))) {
+        config_unref(s->cfg);
+        pool_free(s, sizeof(*s));
+        return NULL;
+    }
     snprintf(s->peer, sizeof(s->peer), "%s", peer);
     stream_init(&s->client, px->loop, fd, s, client_read_cb, client_write_cb);
     ev_timer_init(&s->login_timer, login_timeout_cb, s->cfg->login_timeout, 0);
@@ -107,8 +112,9 @@ void session_free(session *s)
         s->next->prev = s->prev;
     px->n_sessions--;
     backend_free(s->legacy);
-    for (size_t i = 0; i < s->cfg->n_services; i++)
+    for (size_t i = 0; s->services && i < s->cfg->n_services; i++)
         backend_free(s->services[i]);
+    pool_free(s->services, s->cfg->n_services * sizeof(backend *));
     if (s->op) {
         classify_result_free(s->op->cls);
         pg_buf_free(&s->op->request);
