@@ -18,6 +18,7 @@
 #include "protocol/pg_msg.h"
 #include "proxy/log.h"
 #include "proxy/net.h"
+#include "proxy/pool.h"
 #include "proxy/session.h"
 
 static void backend_read_cb(struct ev_loop *loop, ev_io *w, int revents);
@@ -43,7 +44,7 @@ static void set_state(backend *b, backend_state st)
 
 backend *backend_start(session *owner, const backend_target *t, char *err, size_t err_len)
 {
-    backend *b = calloc(1, sizeof(*b));
+    backend *b = pool_alloc(sizeof(*b));
     if (!b) {
         snprintf(err, err_len, "out of memory");
         return NULL;
@@ -52,13 +53,19 @@ backend *backend_start(session *owner, const backend_target *t, char *err, size_
     b->target = t;
     b->state = BACKEND_CONNECTING;
     b->service = -1;
+    if (owner->routed && !backend_replies_ensure(b)) {
+        snprintf(err, err_len, "out of memory");
+        pool_free(b, sizeof(*b));
+        return NULL;
+    }
     pg_buf_init(&b->params);
     pg_buf_init(&b->captured);
     stream_init(&b->s, owner->px->loop, -1, b, backend_read_cb, backend_write_cb);
     int fd = net_socket_nonblocking(t->addr.ss_family);
     if (fd < 0) {
         snprintf(err, err_len, "cannot create socket: %s", strerror(errno));
-        free(b);
+        pool_free(b->rx, sizeof(*b->rx));
+        pool_free(b, sizeof(*b));
         return NULL;
     }
     if (connect(fd, (const struct sockaddr *)&t->addr, t->addr_len) < 0 &&
@@ -66,7 +73,8 @@ backend *backend_start(session *owner, const backend_target *t, char *err, size_
         snprintf(err, err_len, "cannot connect to %s (%s:%d): %s", t->name, t->host, t->port,
                  strerror(errno));
         close(fd);
-        free(b);
+        pool_free(b->rx, sizeof(*b->rx));
+        pool_free(b, sizeof(*b));
         return NULL;
     }
     b->s.fd = fd;
@@ -84,7 +92,21 @@ void backend_free(backend *b)
     pg_buf_free(&b->params);
     pg_buf_free(&b->captured);
     scram_client_free(b->scram);
-    free(b);
+    pool_free(b->rx, sizeof(*b->rx));
+    pool_free(b, sizeof(*b));
+}
+
+bool backend_replies_ensure(backend *b)
+{
+    return b->rx || (b->rx = pool_alloc(sizeof(*b->rx)));
+}
+
+void backend_replies_release_if_idle(backend *b)
+{
+    if (b->rx && !b->n_pending && !b->ext_failed && b->state != BACKEND_CLOSED) {
+        pool_free(b->rx, sizeof(*b->rx));
+        b->rx = NULL;
+    }
 }
 
 static void fail(backend *b, const char *sqlstate, const char *fmt, ...)
@@ -331,8 +353,10 @@ static void backend_read_cb(struct ev_loop *loop, ev_io *w, int revents)
     } else if (r == STREAM_IO_OK) {
         if (b->state == BACKEND_LOGIN)
             (void)login_input(b);
-        else if (b->state == BACKEND_READY && s->routed)
-            session_route_backend_input(s, b);
+        else if (b->state == BACKEND_READY && s->routed) {
+            if (session_route_op_ensure(s))
+                session_route_backend_input(s, b);
+        }
         else if (b->state == BACKEND_READY)
             session_relay_backend_input(s, b);
     }
@@ -361,7 +385,7 @@ static bool push_pending(backend *b, reply_mode mode, uint32_t replies)
 {
     if (b->n_pending == BACKEND_MAX_PENDING)
         return false;
-    b->pending[b->n_pending++] = (reply_wait){.mode = mode, .replies = replies};
+    b->rx->pending[b->n_pending++] = (reply_wait){.mode = mode, .replies = replies};
     return true;
 }
 
@@ -371,14 +395,14 @@ static bool push_pending(backend *b, reply_mode mode, uint32_t replies)
 /* A request that ends the moment it is made, with `outcome`. */
 static void end_at_once(backend *b, backend_outcome outcome, reply_mode mode)
 {
-    b->last = outcome;
+    b->rx->last = outcome;
     if (mode == REPLY_CAPTURE)
-        b->capture_outcome = outcome;
+        b->rx->capture_outcome = outcome;
 }
 
 static bool send_to_closed(backend *b, reply_mode mode)
 {
-    end_at_once(b, b->ext_error, mode);
+    end_at_once(b, b->rx->ext_error, mode);
     return mode != REPLY_FORWARD;
 }
 
@@ -387,10 +411,10 @@ void backend_mark_lost(backend *b, const char *why)
     set_state(b, BACKEND_CLOSED);
     stream_close(&b->s);
     b->ext_failed = true;
-    memset(&b->ext_error, 0, sizeof(b->ext_error));
-    b->ext_error.error = true;
-    snprintf(b->ext_error.sqlstate, sizeof(b->ext_error.sqlstate), "08006");
-    snprintf(b->ext_error.message, sizeof(b->ext_error.message), "%s", why);
+    memset(&b->rx->ext_error, 0, sizeof(b->rx->ext_error));
+    b->rx->ext_error.error = true;
+    snprintf(b->rx->ext_error.sqlstate, sizeof(b->rx->ext_error.sqlstate), "08006");
+    snprintf(b->rx->ext_error.message, sizeof(b->rx->ext_error.message), "%s", why);
 }
 
 bool backend_send_query(backend *b, const char *sql, reply_mode mode)
@@ -419,7 +443,7 @@ bool backend_send_ext(backend *b, const uint8_t *msgs, size_t len, reply_mode mo
         return send_to_closed(b, mode);
     size_t replies = pg_count_replies(msgs, len);
     if (b->ext_failed || replies == 0) {
-        end_at_once(b, b->ext_failed ? b->ext_error : (backend_outcome){0}, mode);
+        end_at_once(b, b->ext_failed ? b->rx->ext_error : (backend_outcome){0}, mode);
         return true;
     }
     if (!push_pending(b, mode, (uint32_t)replies))

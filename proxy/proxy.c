@@ -110,7 +110,8 @@ proxy *proxy_new(struct ev_loop *loop, const char *config_path, char *err, size_
     if (!tpc_check_servers(px->cfg, err, err_len))
         goto fail;
     px->classify = classify_cache_new(10000);
-    if (!px->classify) {
+    px->rewrites = rewrite_cache_new();
+    if (!px->classify || !px->rewrites) {
         snprintf(err, err_len, "out of memory");
         goto fail;
     }
@@ -170,6 +171,7 @@ void proxy_free(proxy *px)
         close(px->listen_fd);
     userlist_free(px->users);
     classify_cache_free(px->classify);
+    rewrite_cache_free(px->rewrites);
     catalog_free(px->catalog);
     config_unref(px->cfg);
     free(px);

@@ -11,6 +11,7 @@
 #include "proxy/divergence_counters.h"
 #include "proxy/service_stats.h"
 #include "routing/classify_cache.h"
+#include "routing/rewrite_cache.h"
 #include "proxy/userlist.h"
 
 typedef struct session session;
@@ -33,6 +34,7 @@ typedef struct proxy {
     uint64_t next_session_id;
     struct catalog *catalog;        /* table facts, when services are configured */
     classify_cache *classify;       /* statement classifications, shared by all sessions */
+    rewrite_cache *rewrites;        /* RETURNING rewrites for row images, by shape */
     divergence_counters divergences;
     proxy_stats stats;              /* per-service traffic figures */
     ev_timer tpc_timer;             /* two-phase orphan resolver (two_phase_recover.c) */

@@ -269,7 +269,7 @@ static void primary_refused(session *s)
     /* the client's transaction is aborted on every backend, not only on the
      * primary: a later statement routed elsewhere must not run in it */
     s->tx_poisoned = true;
-    rs_deliver_captured(s, op->first, op->first->capture_outcome.tx_status);
+    rs_deliver_captured(s, op->first, op->first->rx->capture_outcome.tx_status);
     rs_op_done(s);
 }
 
@@ -371,7 +371,7 @@ static void primary_done(session *s)
     route_op *op = s->op;
     if (op->images && op->apply.len == 0) { /* no row: nothing to mirror */
         if (!op->wrapped) {
-            rs_deliver_captured(s, op->first, op->first->capture_outcome.tx_status);
+            rs_deliver_captured(s, op->first, op->first->rx->capture_outcome.tx_status);
             rs_op_done(s);
             return;
         }
@@ -387,7 +387,7 @@ static void compare(session *s)
     route_op *op = s->op;
     const classify_stmt *st = &op->cls->stmts[0];
     const service_config *svc = &s->cfg->services[op->dec.service];
-    const backend_outcome *p = &op->first->capture_outcome, *q = &op->second->capture_outcome;
+    const backend_outcome *p = &op->first->rx->capture_outcome, *q = &op->second->rx->capture_outcome;
     char tables[256];
     bool match = op->images ? !q->error && q->rows == op->primary_rows : rs_same_outcome(p, q);
     if (!match) {
@@ -418,7 +418,7 @@ static void compare(session *s)
                           "RELEASE SAVEPOINT pgtandem_continue",
                           REPLY_SWALLOW))
             rs_flush_to(s, op->second);
-        rs_deliver_captured(s, op->first, op->first->capture_outcome.tx_status);
+        rs_deliver_captured(s, op->first, op->first->rx->capture_outcome.tx_status);
         rs_op_done(s);
         return;
     }
@@ -438,7 +438,7 @@ static void secondary_committed(session *s)
 {
     route_op *op = s->op;
     const classify_stmt *st = &op->cls->stmts[0];
-    const backend_outcome *q = &op->second->last;
+    const backend_outcome *q = &op->second->rx->last;
     char tables[256];
     if (q->error || strcmp(q->tag, "COMMIT") != 0) {
         divergence_record(s, op->dec.service, "secondary commit failed", st->fingerprint,
@@ -463,7 +463,7 @@ static void secondary_committed(session *s)
 static void primary_committed(session *s)
 {
     route_op *op = s->op;
-    const backend_outcome *p = &op->first->last;
+    const backend_outcome *p = &op->first->rx->last;
     char tables[256];
     if (p->error) {
         /* the window two-phase commit closes: the secondary has it, the primary not */
@@ -491,11 +491,11 @@ void rs_step_copy(session *s)
     case COPY_PRIMARY:
         if (!backend_idle(op->first))
             return;
-        if (op->first->capture_outcome.error || c->overflow) {
+        if (op->first->rx->capture_outcome.error || c->overflow) {
             primary_refused(s);
             return;
         }
-        snprintf(c->tag, sizeof(c->tag), "%s", op->first->capture_outcome.tag);
+        snprintf(c->tag, sizeof(c->tag), "%s", op->first->rx->capture_outcome.tag);
         if (!c->staged) {
             primary_done(s);
             return;
@@ -510,7 +510,7 @@ void rs_step_copy(session *s)
     case COPY_STAGED:
         if (!backend_idle(op->first))
             return;
-        if (op->first->capture_outcome.error) {
+        if (op->first->rx->capture_outcome.error) {
             primary_refused(s);
             return;
         }

@@ -65,7 +65,7 @@ bool ext_client_turn(session *s, const backend *b)
         if (list[i] == b)
             continue;
         for (size_t k = 0; k < list[i]->n_pending; k++)
-            if (list[i]->pending[k].mode == REPLY_FORWARD)
+            if (list[i]->rx->pending[k].mode == REPLY_FORWARD)
                 return false;
     }
     return true;

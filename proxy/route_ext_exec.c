@@ -82,7 +82,7 @@ msg_result ext_exec_all_done(session *s)
 {
     if (!rs_all_idle(s))
         return MSG_WAIT;
-    after_session_command(s, s->op->unit, !s->legacy->last.error);
+    after_session_command(s, s->op->unit, !s->legacy->rx->last.error);
     return MSG_DONE;
 }
 
@@ -109,7 +109,7 @@ msg_result ext_exec_commit_step(session *s, const msg *m)
         return MSG_WAIT;
     if (op->phase >= 0) {
         for (size_t i = 0; i < n; i++) {
-            const backend_outcome *o = &list[i]->last;
+            const backend_outcome *o = &list[i]->rx->last;
             if (rs_commit_group(s, list[i]) != op->phase || list[i] == s->legacy)
                 continue;
             if (o->error || strcmp(o->tag, "COMMIT") != 0) {
@@ -150,7 +150,7 @@ msg_result ext_exec_commit_step(session *s, const msg *m)
         if (sent)
             return MSG_BUSY;
     }
-    after_session_command(s, op->unit, !s->legacy->last.error);
+    after_session_command(s, op->unit, !s->legacy->rx->last.error);
     return MSG_DONE;
 }
 
@@ -328,7 +328,7 @@ msg_result ext_dual_primary_done(session *s, const msg *m)
     ext_stmt *st = op->unit;
     if (!backend_idle(op->first))
         return MSG_WAIT;
-    if (op->first->capture_outcome.error) {
+    if (op->first->rx->capture_outcome.error) {
         /* refused on the primary: the secondary never sees it */
         pg_buf_put(&s->client.out, op->first->captured.data, op->first->captured.len);
         pg_buf_reset(&op->first->captured);
@@ -402,7 +402,7 @@ msg_result ext_dual_secondary_done(session *s)
     const classify_stmt *c = &st->cls->stmts[0];
     if (!backend_idle(op->second))
         return MSG_WAIT;
-    const backend_outcome *p = &op->first->capture_outcome, *q = &op->second->capture_outcome;
+    const backend_outcome *p = &op->first->rx->capture_outcome, *q = &op->second->rx->capture_outcome;
     bool match = st->images ? !q->error && q->rows == op->primary_rows : rs_same_outcome(p, q);
     pg_buf_reset(&op->second->captured);
     if (!match) {
@@ -491,11 +491,11 @@ msg_result ext_sync_step(session *s)
         /* the group that just synced: a secondary that could not commit */
         for (size_t i = 0; i < n; i++) {
             backend *b = list[i];
-            bool failed = b->last.error || strcmp(b->last.tag, "ROLLBACK") == 0;
+            bool failed = b->rx->last.error || strcmp(b->rx->last.tag, "ROLLBACK") == 0;
             if (!(x->touched & ext_bit_of(b)) || rs_commit_group(s, b) != op->phase ||
                 b == s->legacy || !failed || x->window_failed)
                 continue;
-            divergence_record(s, b->service, "secondary commit failed", "", "", NULL, &b->last);
+            divergence_record(s, b->service, "secondary commit failed", "", "", NULL, &b->rx->last);
             if (s->cfg->on_mirror_failure == MIRROR_FAIL && op->phase == 0) {
                 pg_buf_error(&s->client.out, false, "40000",
                              "pgtandem: a service database could not commit; the transaction "
@@ -518,7 +518,7 @@ msg_result ext_sync_step(session *s)
                 /* continue policy: the backend's transaction fails with this window */
                 divergence_record(s, b->service,
                                   "secondary rolled back the batch it failed in", "", "", NULL,
-                                  &b->ext_error);
+                                  &b->rx->ext_error);
             pg_buf sync;
             pg_buf_init(&sync);
             pg_buf_simple(&sync, PG_FE_SYNC);

@@ -183,9 +183,9 @@ msg_result ext_parse_images_done(session *s)
         pos += len;
     }
     pg_buf_reset(&b->captured);
-    if (!parsed || b->capture_outcome.error || st->row_desc.len == 0) {
+    if (!parsed || b->rx->capture_outcome.error || st->row_desc.len == 0) {
         ext_drop_stmt(&op->x.reg, st->name);
-        if (!b->capture_outcome.error)
+        if (!b->rx->capture_outcome.error)
             pg_buf_error(&s->client.out, false, "XX000",
                          "pgtandem: the rewritten statement did not describe its rows");
         ext_fail_window(s);
@@ -200,14 +200,14 @@ msg_result ext_confirm_done(session *s)
     if (!rs_all_idle(s))
         return MSG_WAIT;
     ext_stmt *st = op->unit;
-    if (st && op->target->last.error) {
+    if (st && op->target->rx->last.error) {
         ext_drop_stmt(&op->x.reg, st->name);
     } else if (st) {
         /* a backend that could not prepare it will be sent it again */
         backend *list[CONFIG_MAX_SERVICES + 1];
         size_t n = rs_participants(s, list);
         for (size_t i = 0; i < n; i++)
-            if (list[i]->last.error)
+            if (list[i]->rx->last.error)
                 st->prepared_on &= ~ext_bit_of(list[i]);
     }
     return MSG_DONE;

@@ -62,15 +62,15 @@ void rs_step_all(session *s)
         return;
     const classify_stmt *st = &op->cls->stmts[0];
     for (size_t i = 1; i < n; i++)
-        if (!rs_same_outcome(&s->legacy->capture_outcome, &list[i]->capture_outcome))
+        if (!rs_same_outcome(&s->legacy->rx->capture_outcome, &list[i]->rx->capture_outcome))
             divergence_record(s, list[i]->service, "session command differs", st->fingerprint,
-                              "", &s->legacy->capture_outcome, &list[i]->capture_outcome);
+                              "", &s->legacy->rx->capture_outcome, &list[i]->rx->capture_outcome);
     const char *sql = (const char *)op->request.data + 5;
-    if (!s->legacy->capture_outcome.error) {
-        rs_track_session_state(s, st, sql, s->legacy->capture_outcome.tx_status);
+    if (!s->legacy->rx->capture_outcome.error) {
+        rs_track_session_state(s, st, sql, s->legacy->rx->capture_outcome.tx_status);
         rs_note_prepared(s, st, op->cls);
     }
-    rs_deliver_captured(s, s->legacy, s->legacy->capture_outcome.tx_status);
+    rs_deliver_captured(s, s->legacy, s->legacy->rx->capture_outcome.tx_status);
     rs_op_done(s);
 }
 
@@ -156,7 +156,7 @@ void rs_step_commit(session *s)
         for (size_t i = 0; i < n; i++) {
             if (rs_commit_group(s, list[i]) != op->phase)
                 continue;
-            const backend_outcome *o = &list[i]->capture_outcome;
+            const backend_outcome *o = &list[i]->rx->capture_outcome;
             if (list[i] == s->legacy)
                 continue;
             if (o->error || strcmp(o->tag, "COMMIT") != 0) {
@@ -198,7 +198,7 @@ void rs_step_commit(session *s)
     }
     /* all committed: the client sees legacy's answer */
     rs_track_session_state(s, &op->cls->stmts[0], (const char *)op->request.data + 5, PG_TX_IDLE);
-    rs_deliver_captured(s, s->legacy, s->legacy->capture_outcome.tx_status);
+    rs_deliver_captured(s, s->legacy, s->legacy->rx->capture_outcome.tx_status);
     rs_op_done(s);
 }
 
@@ -274,7 +274,7 @@ void rs_step_dual(session *s)
     case 1: {
         if (!backend_idle(op->first))
             return;
-        if (op->first->capture_outcome.error) {
+        if (op->first->rx->capture_outcome.error) {
             /* the primary refused: the secondary never sees it */
             if (op->wrapped) {
                 if (rs_send_query(s, op->first, "ROLLBACK", REPLY_SWALLOW))
@@ -282,7 +282,7 @@ void rs_step_dual(session *s)
                 op->step = 9;
                 return;
             }
-            rs_deliver_captured(s, op->first, op->first->capture_outcome.tx_status);
+            rs_deliver_captured(s, op->first, op->first->rx->capture_outcome.tx_status);
             rs_op_done(s);
             return;
         }
@@ -291,7 +291,7 @@ void rs_step_dual(session *s)
         if (op->images && op->apply.len == 0) {
             /* no row changed: nothing to mirror */
             if (!op->wrapped) {
-                rs_deliver_captured(s, op->first, op->first->capture_outcome.tx_status);
+                rs_deliver_captured(s, op->first, op->first->rx->capture_outcome.tx_status);
                 rs_op_done(s);
                 return;
             }
@@ -319,7 +319,7 @@ void rs_step_dual(session *s)
     case 2: {
         if (!backend_idle(op->second))
             return;
-        const backend_outcome *p = &op->first->capture_outcome, *q = &op->second->capture_outcome;
+        const backend_outcome *p = &op->first->rx->capture_outcome, *q = &op->second->rx->capture_outcome;
         bool match = op->images ? !q->error && q->rows == op->primary_rows : rs_same_outcome(p, q);
         if (!match) {
             divergence_record(s, op->dec.service, "outcome differs", st->fingerprint,
@@ -349,7 +349,7 @@ void rs_step_dual(session *s)
                               "RELEASE SAVEPOINT pgtandem_continue",
                               REPLY_SWALLOW))
                 rs_flush_to(s, op->second);
-            rs_deliver_captured(s, op->first, op->first->capture_outcome.tx_status);
+            rs_deliver_captured(s, op->first, op->first->rx->capture_outcome.tx_status);
             rs_op_done(s);
             return;
         }
@@ -381,7 +381,7 @@ void rs_step_dual(session *s)
     case 3: {
         if (!backend_idle(op->second))
             return;
-        const backend_outcome *q = &op->second->last;
+        const backend_outcome *q = &op->second->rx->last;
         if (q->error || strcmp(q->tag, "COMMIT") != 0) {
             divergence_record(s, op->dec.service, "secondary commit failed", st->fingerprint,
                               rs_stmt_tables(st, tables, sizeof(tables)), NULL, q);
@@ -404,7 +404,7 @@ void rs_step_dual(session *s)
     case 4: {
         if (!backend_idle(op->first))
             return;
-        const backend_outcome *p = &op->first->last;
+        const backend_outcome *p = &op->first->rx->last;
         if (p->error) {
             /* the window two-phase commit closes: the secondary has it, the primary not */
             divergence_record(s, op->dec.service, "primary commit failed after the secondary's",

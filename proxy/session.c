@@ -4,6 +4,7 @@
 #include "proxy/session.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "protocol/pg_codes.h"
 #include "proxy/backend.h"
 #include "proxy/log.h"
+#include "proxy/pool.h"
 
 static void client_read_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void client_write_cb(struct ev_loop *loop, ev_io *w, int revents);
@@ -37,7 +39,7 @@ void session_set_state(session *s, session_state st)
 
 session *session_new(proxy *px, int fd, const char *peer)
 {
-    session *s = calloc(1, sizeof(*s));
+    session *s = pool_alloc(sizeof(*s));
     if (!s)
         return NULL;
     s->id = ++px->next_session_id;
@@ -45,10 +47,10 @@ session *session_new(proxy *px, int fd, const char *peer)
     s->cfg = config_ref(px->cfg);
     s->state = SESSION_STARTUP;
     s->tx_status = PG_TX_IDLE;
-    s->routed = s->cfg->n_services > 0;
-    if (s->routed && !(s->op = calloc(1, sizeof(*s->op)))) {
+    s->routed = s->cfg->n_services > 0; /* s->op: see session_route_op_ensure */
+    if (s->routed && !(s->services = pool_alloc(s->cfg->n_services * sizeof(backend *)))) {
         config_unref(s->cfg);
-        free(s);
+        pool_free(s, sizeof(*s));
         return NULL;
     }
     snprintf(s->peer, sizeof(s->peer), "%s", peer);
@@ -111,8 +113,9 @@ void session_free(session *s)
         s->next->prev = s->prev;
     px->n_sessions--;
     backend_free(s->legacy);
-    for (size_t i = 0; i < s->cfg->n_services; i++)
+    for (size_t i = 0; s->services && i < s->cfg->n_services; i++)
         backend_free(s->services[i]);
+    pool_free(s->services, s->cfg->n_services * sizeof(backend *));
     if (s->op) {
         classify_result_free(s->op->cls);
         pg_buf_free(&s->op->request);
@@ -120,22 +123,55 @@ void session_free(session *s)
         free(s->op->rewritten);
         ext_stmt_unref(s->op->unit);
         ext_registry_free(&s->op->x.reg);
-        free(s->op);
+        pool_free(s->op, sizeof(*s->op));
     }
     pg_buf_free(&s->session_log);
     pg_buf_free(&s->tx_log);
     pg_buf_free(&s->tx_session_log);
     scram_server_free(s->scram);
     for (size_t i = 0; i < s->n_params; i++) {
-        free(s->param_names[i]);
-        free(s->param_values[i]);
+        pool_free_str(s->param_names[i]);
+        pool_free_str(s->param_values[i]);
     }
-    free(s->param_names);
-    free(s->param_values);
-    free(s->user);
-    free(s->database);
+    pool_free(s->param_names, s->params_cap * sizeof(char *));
+    pool_free(s->param_values, s->params_cap * sizeof(char *));
+    pool_free_str(s->user);
+    pool_free_str(s->database);
     config_unref(s->cfg);
-    free(s);
+    pool_free(s, sizeof(*s));
+}
+
+bool session_route_op_ensure(session *s)
+{
+    bool ok = s->op || (s->op = pool_alloc(sizeof(*s->op)));
+    for (size_t i = 0; ok && i <= s->cfg->n_services; i++) {
+        backend *b = i == 0 ? s->legacy : s->services[i - 1];
+        ok = !b || backend_replies_ensure(b);
+    }
+    if (!ok)
+        session_close(s, "53200", "out of memory");
+    return ok;
+}
+
+/* The route state holds nothing between requests once rs_op_done has
+ * cleared it, unless the extended protocol left statements, portals or a
+ * failed window behind: then it stays. */
+static void route_op_release_if_idle(session *s)
+{
+    const route_op *op = s->op;
+    static const uint8_t zero[offsetof(route_op, x)];
+    const route_ext_state *x = &op->x;
+    if (memcmp(op, zero, sizeof(zero)) != 0 || x->reg.stmts || x->reg.portals ||
+        x->reg.sql_prepared || x->touched || x->window_failed || x->client_error ||
+        x->copy_to || x->lost_service)
+        return;
+    pool_free(s->op, sizeof(*s->op));
+    s->op = NULL;
+    for (size_t i = 0; i <= s->cfg->n_services; i++) {
+        backend *b = i == 0 ? s->legacy : s->services[i - 1];
+        if (b)
+            backend_replies_release_if_idle(b);
+    }
 }
 
 /* An idle session keeps no buffers: a thousand idle clients then cost
@@ -161,6 +197,10 @@ bool session_trim_if_idle(session *s)
             had = had || b->s.in.cap || b->s.out.cap;
             stream_trim(&b->s);
         }
+    }
+    if (s->op) {
+        route_op_release_if_idle(s);
+        had = had || !s->op;
     }
     return had;
 }
@@ -190,10 +230,10 @@ static void client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
             session_login_input(s);
             break;
         case SESSION_READY:
-            if (s->routed)
-                session_route_client_input(s);
-            else
+            if (!s->routed)
                 session_relay_client_input(s);
+            else if (session_route_op_ensure(s))
+                session_route_client_input(s);
             break;
         case SESSION_CONNECTING:
             /* hold what the client sends until the backend is ready */
@@ -242,7 +282,8 @@ static void login_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 void session_backend_ready(session *s, backend *b)
 {
     if (s->state == SESSION_READY && s->routed) {
-        session_route_backend_ready(s, b);
+        if (session_route_op_ensure(s))
+            session_route_backend_ready(s, b);
         return;
     }
     if (s->state != SESSION_CONNECTING)
@@ -264,10 +305,10 @@ void session_backend_ready(session *s, backend *b)
     stream_resume_read(&s->client);
     /* the client may have pipelined messages behind its login */
     if (s->client.in.len) {
-        if (s->routed)
-            session_route_client_input(s);
-        else
+        if (!s->routed)
             session_relay_client_input(s);
+        else if (session_route_op_ensure(s))
+            session_route_client_input(s);
     }
 }
 
@@ -276,7 +317,8 @@ void session_backend_failed(session *s, backend *b, const char *sqlstate, const 
     log_warn("session %llu backend %s: %s", (unsigned long long)s->id, b->target->name, why);
     if (s->routed && b != s->legacy && s->state == SESSION_READY) {
         /* a service database is not the session: its writes fail, policy decides */
-        session_route_backend_lost(s, b, why);
+        if (session_route_op_ensure(s))
+            session_route_backend_lost(s, b, why);
         return;
     }
     /* the client sees the server's failure as the reason its session ends,

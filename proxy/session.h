@@ -86,7 +86,8 @@ struct session {
     char *database;
     /* startup parameters passed on to every backend (not user/database) */
     size_t n_params;
-    char **param_names; /* n_params each, allocated at startup */
+    char **param_names; /* n_params each, allocated at startup (pool.h) */
+    size_t params_cap;  /* the arrays' length */
     char **param_values;
 
     auth_step auth;
@@ -103,8 +104,8 @@ struct session {
 
     /* routed sessions: the config names services */
     bool routed;
-    backend *services[CONFIG_MAX_SERVICES]; /* connected when first needed */
-    route_op *op; /* allocated for routed sessions only */
+    backend **services; /* cfg->n_services of them, connected when first needed (pool.h) */
+    route_op *op; /* routed sessions only, and only while in use: the idle sweep frees it */
     pg_buf session_log;    /* SET/PREPARE... a joining backend replays */
     pg_buf tx_log;         /* BEGIN, SET LOCAL, SAVEPOINT of the open transaction */
     pg_buf tx_session_log; /* session-level SETs made in the open transaction */
@@ -131,6 +132,10 @@ void session_set_state(session *s, session_state st);
 /* Frees the buffers of a session that has been idle since the last call;
  * true when it freed any. */
 bool session_trim_if_idle(session *s);
+
+/* Allocates s->op before any route code runs (the idle sweep frees it);
+ * false, with the session closed, when memory ran out. */
+bool session_route_op_ensure(session *s) __attribute__((warn_unused_result));
 
 /* session_login.c */
 void session_login_input(session *s);

@@ -10,6 +10,7 @@
 #include "protocol/pg_codes.h"
 #include "protocol/pg_frame.h"
 #include "protocol/pg_msg.h"
+#include "proxy/pool.h"
 #include "proxy/backend.h"
 #include "proxy/cancel.h"
 #include "proxy/log.h"
@@ -23,8 +24,9 @@ static bool database_known(const config *c, const char *db)
 /* Keeps the startup parameters the backends must also see. */
 static bool keep_params(session *s, const pg_startup *st)
 {
-    s->param_names = calloc(st->n_params ? st->n_params : 1, sizeof(char *));
-    s->param_values = calloc(st->n_params ? st->n_params : 1, sizeof(char *));
+    s->params_cap = st->n_params ? st->n_params : 1;
+    s->param_names = pool_alloc(s->params_cap * sizeof(char *));
+    s->param_values = pool_alloc(s->params_cap * sizeof(char *));
     if (!s->param_names || !s->param_values)
         return false;
     for (size_t i = 0; i < st->n_params; i++) {
@@ -32,10 +34,13 @@ static bool keep_params(session *s, const pg_startup *st)
         if (strcmp(n, "user") == 0 || strcmp(n, "database") == 0 ||
             strncmp(n, "_pq_.", 5) == 0)
             continue;
-        s->param_names[s->n_params] = strdup(n);
-        s->param_values[s->n_params] = strdup(st->values[i]);
-        if (!s->param_names[s->n_params] || !s->param_values[s->n_params])
+        s->param_names[s->n_params] = pool_strdup(n);
+        s->param_values[s->n_params] = pool_strdup(st->values[i]);
+        if (!s->param_names[s->n_params] || !s->param_values[s->n_params]) {
+            pool_free_str(s->param_names[s->n_params]);
+            pool_free_str(s->param_values[s->n_params]);
             return false;
+        }
         s->n_params++;
     }
     return true;
@@ -212,8 +217,8 @@ static void startup_packet(session *s, const uint8_t *body, size_t len, size_t a
     const char *db = pg_startup_get(&st, "database");
     if (!db || !*db)
         db = user;
-    s->user = strdup(user);
-    s->database = strdup(db);
+    s->user = pool_strdup(user);
+    s->database = pool_strdup(db);
     if (!s->user || !s->database || !keep_params(s, &st)) {
         session_close(s, "53200", "out of memory");
         return;

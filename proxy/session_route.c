@@ -28,7 +28,7 @@
 #include "proxy/ext_registry.h"
 #include "proxy/log.h"
 #include "proxy/row_images.h"
-#include "routing/rewrite.h"
+#include "routing/rewrite_cache.h"
 #include "proxy/session.h"
 #include "proxy/session_route_int.h"
 
@@ -140,7 +140,7 @@ bool rs_plan_images(session *s, const classify_stmt *st, const char *sql, char *
     else if ((key = assigned_key(st, t)))
         /* the row image carries the new key only: the old row would stay behind */
         why = key;
-    else if (!(*rewritten = rewrite_returning_all(sql, err, sizeof(err))))
+    else if (!(*rewritten = rewrite_cache_returning_all(s->px->rewrites, sql, err, sizeof(err))))
         why = err;
     if (why) {
         snprintf(msg, msg_len,
@@ -498,7 +498,7 @@ void rs_fast_batch_done(session *s)
 {
     ext_registry *r = &s->op->x.reg;
     ext_stmt *st, *tmp;
-    bool failed = s->legacy->last.error;
+    bool failed = s->legacy->rx->last.error;
     HASH_ITER(hh, r->stmts, st, tmp)
     {
         if (failed && st->fast_batch)
@@ -712,43 +712,43 @@ void session_route_client_input(session *s)
  * transaction id for two-phase commit); other replies pass untouched. */
 static void note_value(backend *b, const uint8_t *body, size_t len)
 {
-    if (b->cur.value[0] || len < 6 || ((body[0] << 8) | body[1]) < 1)
+    if (b->rx->cur.value[0] || len < 6 || ((body[0] << 8) | body[1]) < 1)
         return;
     int32_t n = (int32_t)((uint32_t)body[2] << 24 | (uint32_t)body[3] << 16 |
                           (uint32_t)body[4] << 8 | body[5]);
-    if (n < 0 || (size_t)n > len - 6 || (size_t)n >= sizeof(b->cur.value))
+    if (n < 0 || (size_t)n > len - 6 || (size_t)n >= sizeof(b->rx->cur.value))
         return;
-    memcpy(b->cur.value, body + 6, (size_t)n);
-    b->cur.value[n] = '\0';
+    memcpy(b->rx->cur.value, body + 6, (size_t)n);
+    b->rx->cur.value[n] = '\0';
 }
 
 static void note_reply(backend *b, uint8_t type, const uint8_t *body, size_t len)
 {
     if (type == PG_BE_ERROR_RESPONSE) {
         pg_error_fields e;
-        if (pg_decode_error(body, len, &e) && !b->cur.error) {
-            b->cur.error = true;
-            snprintf(b->cur.sqlstate, sizeof(b->cur.sqlstate), "%s", e.sqlstate);
-            snprintf(b->cur.message, sizeof(b->cur.message), "%s", e.message);
+        if (pg_decode_error(body, len, &e) && !b->rx->cur.error) {
+            b->rx->cur.error = true;
+            snprintf(b->rx->cur.sqlstate, sizeof(b->rx->cur.sqlstate), "%s", e.sqlstate);
+            snprintf(b->rx->cur.message, sizeof(b->rx->cur.message), "%s", e.message);
         }
     } else if (type == PG_BE_COMMAND_COMPLETE) {
-        snprintf(b->cur.tag, sizeof(b->cur.tag), "%.*s", (int)(len ? len - 1 : 0),
+        snprintf(b->rx->cur.tag, sizeof(b->rx->cur.tag), "%.*s", (int)(len ? len - 1 : 0),
                  (const char *)body);
-        const char *last = strrchr(b->cur.tag, ' ');
+        const char *last = strrchr(b->rx->cur.tag, ' ');
         /* rows written; pgtandem's own SELECTs (sequence upkeep) don't count */
-        if (last && strncmp(b->cur.tag, "SELECT", 6) != 0)
-            b->cur.rows += strtoull(last + 1, NULL, 10);
+        if (last && strncmp(b->rx->cur.tag, "SELECT", 6) != 0)
+            b->rx->cur.rows += strtoull(last + 1, NULL, 10);
     }
 }
 
 /* The request at the head of b's queue has all its replies. */
 static void finish_request(backend *b)
 {
-    if (b->pending[0].mode == REPLY_CAPTURE)
-        b->capture_outcome = b->cur;
-    b->last = b->cur;
-    memset(&b->cur, 0, sizeof(b->cur));
-    memmove(b->pending, b->pending + 1, (b->n_pending - 1) * sizeof(b->pending[0]));
+    if (b->rx->pending[0].mode == REPLY_CAPTURE)
+        b->rx->capture_outcome = b->rx->cur;
+    b->rx->last = b->rx->cur;
+    memset(&b->rx->cur, 0, sizeof(b->rx->cur));
+    memmove(b->rx->pending, b->rx->pending + 1, (b->n_pending - 1) * sizeof(b->rx->pending[0]));
     b->n_pending--;
 }
 
@@ -757,12 +757,12 @@ static void finish_request(backend *b)
 static void extended_failure(session *s, backend *b)
 {
     b->ext_failed = true;
-    b->ext_error = b->cur;
-    if (b->pending[0].mode == REPLY_FORWARD)
+    b->rx->ext_error = b->rx->cur;
+    if (b->rx->pending[0].mode == REPLY_FORWARD)
         s->op->x.client_error = true;
     finish_request(b);
-    while (b->n_pending && b->pending[0].replies) {
-        b->cur = b->ext_error;
+    while (b->n_pending && b->rx->pending[0].replies) {
+        b->rx->cur = b->rx->ext_error;
         finish_request(b);
     }
 }
@@ -774,7 +774,7 @@ void session_route_backend_input(session *s, backend *b)
     bool done_any = false;
     while (pos < in->len && s->state == SESSION_READY) {
         size_t avail = in->len - pos;
-        reply_wait *head = b->n_pending ? &b->pending[0] : NULL;
+        reply_wait *head = b->n_pending ? &b->rx->pending[0] : NULL;
         reply_mode mode = head ? head->mode : REPLY_FORWARD;
         bool to_client = mode == REPLY_FORWARD && (head || b == s->legacy);
         if (b->stream_left) {
@@ -826,7 +826,7 @@ void session_route_backend_input(session *s, backend *b)
             b->ext_failed = false;
             if (!head)
                 break; /* answers a Sync we did not count; nothing to do */
-            b->cur.tx_status = body[0];
+            b->rx->cur.tx_status = body[0];
             if (mode == REPLY_FORWARD) {
                 pg_buf_put(&s->client.out, in->data + pos, whole);
                 s->tx_status = body[0];
@@ -898,22 +898,22 @@ void session_route_backend_lost(session *s, backend *b, const char *why)
     backend_mark_lost(b, m);
     bool in_tx = s->tx_status != PG_TX_IDLE;
     for (size_t i = 0; i < b->n_pending; i++) {
-        if (b->pending[i].mode == REPLY_FORWARD) {
+        if (b->rx->pending[i].mode == REPLY_FORWARD) {
             pg_buf_error(&s->client.out, false, "08006", m);
-            if (b->pending[i].replies == 0)
+            if (b->rx->pending[i].replies == 0)
                 pg_buf_ready_for_query(&s->client.out, in_tx ? PG_TX_FAILED : PG_TX_IDLE);
             else
                 s->op->x.client_error = true;
             s->tx_poisoned = s->tx_poisoned || in_tx;
         }
-        b->last = b->ext_error;
-        if (b->pending[i].mode == REPLY_CAPTURE)
-            b->capture_outcome = b->last;
+        b->rx->last = b->rx->ext_error;
+        if (b->rx->pending[i].mode == REPLY_CAPTURE)
+            b->rx->capture_outcome = b->rx->last;
     }
     b->n_pending = 0;
     if (in_tx) { /* what it wrote earlier in this transaction died with it */
         divergence_record(s, b->service, "secondary connection lost inside a transaction", "",
-                          "", NULL, &b->ext_error);
+                          "", NULL, &b->rx->ext_error);
         if (s->cfg->on_mirror_failure == MIRROR_FAIL) {
             /* the client's transaction can't commit on both sides any more */
             s->tx_poisoned = true;

@@ -149,7 +149,7 @@ static void after_prepare(session *s, two_phase *t)
         backend *b = t->members[i];
         if (b == t->decider)
             continue;
-        const backend_outcome *o = &b->last;
+        const backend_outcome *o = &b->rx->last;
         t->prepared[i] = !o->error && strcmp(o->tag, "PREPARE TRANSACTION") == 0;
         if (t->prepared[i])
             continue;
@@ -161,7 +161,7 @@ static void after_prepare(session *s, two_phase *t)
     }
     if (failed) {
         char text[480];
-        const backend_outcome *o = &failed->last;
+        const backend_outcome *o = &failed->rx->last;
         snprintf(text, sizeof(text),
                  "pgtandem: the database of service %s could not prepare the transaction "
                  "(%s); it was rolled back on every database",
@@ -176,7 +176,7 @@ static void after_prepare(session *s, two_phase *t)
 
 static void after_decision(session *s, two_phase *t)
 {
-    const backend_outcome *o = &t->decider->last;
+    const backend_outcome *o = &t->decider->rx->last;
     bool committed = !o->error && strcmp(o->tag, "COMMIT") == 0;
     if (!committed && t->decider->state != BACKEND_READY) {
         /* the decision may or may not have been made: only the decider knows */
@@ -216,7 +216,7 @@ tpc_result tpc_step(session *s, two_phase *t)
         return TPC_RUNNING;
     switch (t->step) {
     case STEP_XID: {
-        const backend_outcome *o = &t->decider->last;
+        const backend_outcome *o = &t->decider->rx->last;
         if (o->error || !o->value[0]) {
             char text[400];
             snprintf(text, sizeof(text),
@@ -248,7 +248,7 @@ tpc_result tpc_step(session *s, two_phase *t)
         return TPC_RUNNING;
     case STEP_FINISH:
         for (size_t i = 0; i < t->n; i++) {
-            const backend_outcome *o = &t->members[i]->last;
+            const backend_outcome *o = &t->members[i]->rx->last;
             if (t->prepared[i] && (o->error || strcmp(o->tag, "COMMIT PREPARED") != 0))
                 log_warn("two-phase commit: COMMIT PREPARED of xid %s failed on %s (%s); "
                          "the resolver commits it from %s's record",

@@ -527,3 +527,42 @@ def sql_prepare_execute_mirrored(ctx):
     for db in ("legacy", "cart"):
         ctx.direct(db).execute("DELETE FROM wishlist_items WHERE id IN (%d, %d)" % (rid, rid - 1))
     return "EXECUTE mirrored on both sides; a generating EXECUTE refused with 0A000"
+
+
+@check("dual", "primary_service")
+def idle_sweep_between_statements(ctx):
+    """pgtandem frees an idle routed session's request state and its backends' reply
+    tracking (the sweep runs every 2 s) and makes them again at the next message: a
+    transaction left open across the sweep, a SET made before it and a write mirrored by
+    row images after it must all behave as without the sweep."""
+    rid = group_id(ctx, -914000)
+    prod = 4920 + 4 * BASES[ctx.group]  # existing products; (wishlist, product) is unique
+
+    def wi(i, note):
+        return ("INSERT INTO wishlist_items (id, wishlist_id, product_id, note, priority, added_at)"
+                " VALUES (%d, 1979, %d, '%s', 1, '2025-01-01 00:00:00+00')" % (rid - i, prod + i, note))
+
+    async def go(c):
+        # no arguments: asyncpg sends simple Query messages, so no prepared statement
+        # keeps the route state alive across the idle time
+        await c.execute("SET application_name = 'idle-sweep-check'")
+        await c.execute("BEGIN")
+        await c.execute(wi(0, "before the sweep"))
+        await asyncio.sleep(5)
+        await c.execute(wi(1, "after the sweep"))
+        await c.execute("COMMIT")
+        await asyncio.sleep(5)
+        await c.execute("BEGIN")
+        await c.execute(wi(2, "rolled back after the sweep"))
+        await asyncio.sleep(5)
+        await c.execute("ROLLBACK")
+        await asyncio.sleep(5)
+        cart = await c.fetchval("INSERT INTO carts (user_id, status) VALUES (5, 'active') RETURNING id")
+        return cart, await c.fetchval("SELECT current_setting('application_name')")
+
+    cart, app = asyncpg_run(ctx, go, timeout=60)
+    need(app == "idle-sweep-check", "SET before the sweep lost: application_name %r" % app)
+    ctx.same("wishlist_items", "id IN (%d, %d)" % (rid, rid - 1), 2)
+    ctx.same("wishlist_items", "id = %d" % (rid - 2), 0)
+    ctx.same("carts", "id = %d" % cart, 1)
+    return "open transaction, SET and a row-image INSERT across idle sweeps: identical on both sides"
