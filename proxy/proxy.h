@@ -35,6 +35,7 @@ typedef struct proxy {
     classify_cache *classify;       /* statement classifications, shared by all sessions */
     divergence_counters divergences;
     proxy_stats stats;              /* per-service traffic figures */
+    struct control *control;        /* reload, console changes, pauses (control.c) */
     bool stopping;
 } proxy;
 

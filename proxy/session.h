@@ -16,6 +16,7 @@
 #include "routing/route.h"
 #include "proxy/ext_registry.h"
 #include "proxy/proxy.h"
+#include "proxy/session_control.h"
 #include "proxy/stream.h"
 
 typedef struct backend backend;
@@ -110,6 +111,8 @@ struct session {
     size_t client_stream_left; /* bytes of a large client message still passing through */
     bool processing;           /* inside a callback: defer freeing */
     bool recently_active;      /* the client sent something since the last idle sweep */
+    bool admin;                /* an admin console session (database "pgtandem") */
+    session_ctl ctl;           /* reload and pause (session_control.c) */
 
     session *next;
     session *prev;
