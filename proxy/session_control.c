@@ -139,9 +139,9 @@ static int primary_slot(const route_decision *d)
     return d->primary == ROUTE_LEGACY ? -1 : d->service;
 }
 
-/* Routes st again under s->cfg (already the new snapshot). dry: only say
- * what it would need. */
-static stmt_need replan(session *s, ext_stmt *st, bool dry)
+/* Routes st again under s->cfg (already the new snapshot); says what its
+ * prepared copies need. */
+static stmt_need replan(session *s, ext_stmt *st)
 {
     if (st->cls->n_stmts != 1)
         return NEED_NOTHING; /* legacy answers it, whatever the routing */
@@ -155,8 +155,6 @@ static stmt_need replan(session *s, ext_stmt *st, bool dry)
         return NEED_DROP;
     bool images = d.action == ROUTE_RUN_DUAL && (d.row_images || rs_generates_values(s, c));
     if (!images) {
-        if (dry)
-            return st->images ? NEED_CLOSE : NEED_NOTHING;
         stmt_need need = st->images ? NEED_CLOSE : NEED_NOTHING;
         st->dec = d;
         if (st->images) {
@@ -172,8 +170,6 @@ static stmt_need replan(session *s, ext_stmt *st, bool dry)
     bool same_primary = st->images && st->dec.action == ROUTE_RUN_DUAL &&
                         primary_slot(&st->dec) == primary_slot(&d);
     bool on_primary = (st->prepared_on & slot_bit(primary_slot(&d))) != 0;
-    if (dry)
-        return same_primary && on_primary ? NEED_NOTHING : NEED_REPREPARE;
     if (!st->images) {
         char *rewritten = NULL;
         const catalog_table *t = NULL;
@@ -238,39 +234,6 @@ static void slot_map(const config *old, const config *fresh, int *map)
     }
 }
 
-/* Adopting inside a transaction that has done nothing yet is allowed when
- * no backend has to go and no statement has to be prepared again. */
-static bool light_adoption(session *s, config *fresh)
-{
-    int map[CONFIG_MAX_SERVICES];
-    slot_map(s->cfg, fresh, map);
-    for (size_t i = 0; i < s->cfg->n_services; i++)
-        if (s->services[i] && map[i] < 0)
-            return false;
-    config *old = s->cfg;
-    s->cfg = fresh; /* replan reads the snapshot from the session */
-    backend *saved[CONFIG_MAX_SERVICES];
-    memcpy(saved, s->services, sizeof(saved));
-    memset(s->services, 0, sizeof(s->services));
-    for (size_t i = 0; i < old->n_services; i++)
-        if (saved[i])
-            s->services[map[i]] = saved[i];
-    bool light = true;
-    for (ext_stmt *st = s->op->x.reg.stmts; st && light; st = st->hh.next) {
-        /* replan (dry) looks at prepared_on by new slots */
-        uint64_t keep = st->prepared_on, moved = keep & 1;
-        for (size_t i = 0; i < old->n_services; i++)
-            if ((keep & slot_bit((int)i)) && map[i] >= 0)
-                moved |= slot_bit(map[i]);
-        st->prepared_on = moved;
-        light = replan(s, st, true) == NEED_NOTHING;
-        st->prepared_on = keep;
-    }
-    memcpy(s->services, saved, sizeof(saved));
-    s->cfg = old;
-    return light;
-}
-
 static void adopt(session *s)
 {
     config *old = s->cfg, *fresh = s->px->cfg;
@@ -320,7 +283,7 @@ static void adopt(session *s)
     ext_stmt *st, *tmp;
     HASH_ITER(hh, s->op->x.reg.stmts, st, tmp)
     {
-        switch (replan(s, st, false)) {
+        switch (replan(s, st)) {
         case NEED_NOTHING:
             break;
         case NEED_CLOSE:
@@ -524,7 +487,7 @@ bool session_control_boundary(session *s)
         c->tx_known = true;
     }
     if (s->cfg != s->px->cfg && quiet(s) &&
-        (idle || (!c->tx_did_work && !s->tx_poisoned && light_adoption(s, s->px->cfg)))) {
+        (idle || (!c->tx_did_work && !s->tx_poisoned))) {
         adopt(s);
         if (s->state != SESSION_READY || ((c->reprepare_unit || c->n_reprepare) &&
                                           !reprepare_step(s)))
