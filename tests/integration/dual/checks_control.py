@@ -493,6 +493,65 @@ def unsafe_moves_refused(ctx):
     return "refused with reasons; allowed after ACKNOWLEDGE"
 
 
+def sections(text):
+    """The config's text split into its [sections], in order."""
+    parts = re.split(r"(?m)^(?=\[)", text)
+    return parts[0], parts[1:]
+
+
+def backends_of(ctx, database):
+    return {r["pid"] for r in ctx.table("SHOW BACKENDS")[1] if r["database"] == database}
+
+
+@check
+def reload_reorders_drops_and_reconnects(ctx):
+    """Services reordered, one removed and one's conninfo changed, under a session holding
+    prepared statements and a cart backend: it keeps working, its cart backend is replaced."""
+    with open(ctx.args.config) as f:
+        good = f.read()
+    ctx.command("SET SERVICE cart WRITES dual")
+    try:
+        with psycopg.connect(ctx.proxy(), autocommit=True) as c:
+            def write(v):
+                c.execute("UPDATE carts SET promo_code = %s WHERE id = 21", (v,), prepare=True)
+                c.execute("UPDATE user_profiles SET bio = %s WHERE user_id = 21", (v,), prepare=True)
+            write("R1")
+            before = backends_of(ctx, "cart")
+            need(len(before) == 1, "cart backends %s" % before)
+            head, secs = sections(good)
+            cart = next(x for x in secs if x.startswith("[service cart]"))
+            others = [x for x in secs if x is not cart and not x.startswith("[service promotion]")]
+            cart2 = re.sub(r"(?m)^(conninfo = .*)$", r"\1 connect_timeout=10", cart)
+            legacy_at = next(i for i, x in enumerate(others) if x.startswith("[legacy]"))
+            new = head + "".join(others[:legacy_at + 1] + [cart2 if cart2.endswith("\n") else cart2 + "\n"]
+                                 + others[legacy_at + 1:])
+            with open(ctx.args.config, "w") as f:
+                f.write(new)
+            ctx.command("RELOAD")
+            names = [r["service"] for r in ctx.table("SHOW SERVICES")[1]]
+            need(names == ["cart", "auth", "product"], "services after the reload: %s" % names)
+            write("R2")  # the session adopts the snapshot at this boundary
+            after = backends_of(ctx, "cart")
+            need(len(after) == 1 and after != before, "cart backend not replaced: %s -> %s"
+                 % (before, after))
+            with open(ctx.args.config, "w") as f:
+                f.write(good)
+            ctx.command("RELOAD")
+            write("R3")
+            names = [r["service"] for r in ctx.table("SHOW SERVICES")[1]]
+            need(names == ["auth", "product", "cart", "promotion"], "services restored: %s" % names)
+            for conn in (ctx.legacy, ctx.cart):
+                with psycopg.connect(conn) as d:
+                    v = d.execute("SELECT promo_code FROM carts WHERE id = 21").fetchone()[0]
+                    need(v == "R3", "carts.promo_code %r on %s" % (v, conn.split()[1]))
+    finally:
+        with open(ctx.args.config, "w") as f:
+            f.write(good)
+        ctx.command("RELOAD")
+        ctx.command("SET SERVICE cart WRITES legacy")
+    return "reordered, promotion dropped and back, cart reconnected; prepared writes kept working"
+
+
 @check
 def pause_flip_resume_no_mixed_transaction(ctx):
     """Transactions that record where each statement ran: a locking read and an UPDATE ...
@@ -636,6 +695,7 @@ def main():
     if args.phase == "main":
         checks = [console_refuses_non_admin, console_show_commands, reload_invalid_config_refused,
                   walk_by_config_and_sighup, walk_by_console, unsafe_moves_refused,
+                  reload_reorders_drops_and_reconnects,
                   pause_flip_resume_no_mixed_transaction, pause_timeout_errors_then_pause_stays,
                   state_file_written]
     else:
