@@ -25,9 +25,14 @@ void divergence_record(session *s, int service, const char *what, const char *fi
 {
     proxy *px = s->px;
     px->divergences.total++;
-    if (service >= 0 && service < (int)(sizeof(px->divergences.by_service) /
-                                        sizeof(px->divergences.by_service[0])))
-        px->divergences.by_service[service]++;
+    /* service is a slot of the session's snapshot; the counters follow the running
+     * one, which a reload may have reordered */
+    int slot = service >= 0 && (size_t)service < s->cfg->n_services
+                   ? config_service_index(px->cfg, s->cfg->services[service].name)
+                   : -1;
+    if (slot >= 0 && slot < (int)(sizeof(px->divergences.by_service) /
+                                  sizeof(px->divergences.by_service[0])))
+        px->divergences.by_service[slot]++;
     char p[320], q[320];
     describe(primary, p, sizeof(p));
     describe(secondary, q, sizeof(q));
