@@ -364,6 +364,8 @@ static bool reprepare_step(session *s)
             ext_stmt *st = c->reprepare_unit;
             if (reprepare_answer(st, b)) {
                 st->prepared_on |= slot_bit(b == s->legacy ? -1 : b->service);
+                log_debug("session %llu: prepared statement \"%s\" prepared again on %s for "
+                          "the new routing", (unsigned long long)s->id, st->name, b->target->name);
             } else {
                 log_warn("session %llu: prepared statement \"%s\" could not be prepared again "
                          "on its new primary (%s) and was dropped", (unsigned long long)s->id,
@@ -493,10 +495,12 @@ bool session_control_boundary(session *s)
                                           !reprepare_step(s)))
             return false;
     }
-    bool pausing = control_any_paused(s->px);
-    if (!pausing && idle) {
+    /* what a request concerns matters only while a service is paused: otherwise
+     * nothing is looked at (no cost), and a transaction that was not watched from
+     * its start counts as touching everything (above) */
+    if (!control_any_paused(s->px)) {
         c->held = false;
-        c->tx_known = false; /* this request is not looked at */
+        c->tx_known = false;
         return true;
     }
     uint64_t mask;
