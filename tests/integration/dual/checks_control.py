@@ -380,6 +380,37 @@ def reload_invalid_config_refused(ctx):
     return "SIGHUP and RELOAD refused with the reason; routing unchanged"
 
 
+@check
+def reload_keeps_listen_and_legacy(ctx):
+    """listen and [legacy] conninfo need a restart: a reload that changes them applies the
+    rest, says so in the log, and keeps serving on the running address and database."""
+    with open(ctx.args.config) as f:
+        good = f.read()
+    try:
+        text = re.sub(r"(?m)^listen = 127.0.0.1:\d+$", "listen = 127.0.0.1:1", good)
+        text = text.replace("dbname=poc user=poc_user", "dbname=poc user=poc_user connect_timeout=7", 1)
+        text = re.sub(r"(?m)^log_level = .*$", "log_level = debug", text)
+        need(text.count("connect_timeout=7") == 1 and "127.0.0.1:1\n" in text, "config edit failed")
+        with open(ctx.args.config, "w") as f:
+            f.write(text)
+        off = ctx.log_size()
+        ctx.command("RELOAD")
+        log = ctx.log_since(off)
+        need("listen changed to 127.0.0.1:1; that needs a restart" in log, "no listen warning: %r" % log[-500:])
+        need("[legacy] conninfo changed; that needs a restart" in log, "no legacy warning")
+        _, conf = ctx.table("SHOW CONFIG")
+        conf = {r["key"]: r["value"] for r in conf}
+        need(conf["listen"].endswith(":%d" % ctx.args.proxy_port), "listen now %s" % conf["listen"])
+        need(conf["log_level"] == "debug", "the rest was not applied: log_level %s" % conf["log_level"])
+        with psycopg.connect(ctx.proxy()) as c:
+            need(c.execute("SELECT current_database()").fetchone()[0] == "poc", "legacy changed")
+    finally:
+        with open(ctx.args.config, "w") as f:
+            f.write(good)
+        ctx.command("RELOAD")
+    return "listen and legacy kept with a warning; log_level applied"
+
+
 UP = [("dual", "legacy", "legacy"), ("dual", "legacy", "shadow"), ("dual", "legacy", "service"),
       ("dual", "service", "service"), ("service", "service", "service")]
 DOWN = [("dual", "service", "service"), ("dual", "legacy", "service"), ("dual", "legacy", "shadow"),
@@ -694,6 +725,7 @@ def main():
     ctx = Ctx(args)
     if args.phase == "main":
         checks = [console_refuses_non_admin, console_show_commands, reload_invalid_config_refused,
+                  reload_keeps_listen_and_legacy,
                   walk_by_config_and_sighup, walk_by_console, unsafe_moves_refused,
                   reload_reorders_drops_and_reconnects,
                   pause_flip_resume_no_mixed_transaction, pause_timeout_errors_then_pause_stays,
