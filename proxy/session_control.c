@@ -449,20 +449,28 @@ static void refuse_request(session *s, const char *sqlstate, const char *why)
 {
     pg_buf *in = &s->client.in;
     size_t pos = 0;
-    bool done = false;
-    while (!done && pos < in->len) {
+    uint8_t last = 0;
+    while (pos < in->len && last != PG_FE_QUERY && last != PG_FE_SYNC && last != PG_FE_FLUSH &&
+           last != PG_FE_FUNCTION_CALL) {
         pg_frame f;
         const char *err = NULL;
         if (pg_frame_fe(in->data + pos, in->len - pos, &f, &err) != PG_FRAME_OK)
             break;
         pos += f.hdr_len + f.body_len;
-        done = f.type == PG_FE_QUERY || f.type == PG_FE_SYNC || f.type == PG_FE_FLUSH ||
-               f.type == PG_FE_FUNCTION_CALL;
+        last = f.type;
     }
     pg_buf_consume(in, pos);
     bool in_tx = s->tx_status != PG_TX_IDLE;
     if (in_tx) /* like a server error, it aborts the client's transaction */
         s->tx_poisoned = true;
+    if (last == PG_FE_FLUSH) {
+        /* no ReadyForQuery before the client's Sync, which ends the skipping */
+        pg_buf_error(&s->client.out, false, sqlstate, why);
+        s->skip_to_sync = true;
+        if (in_tx)
+            s->tx_status = PG_TX_FAILED;
+        return;
+    }
     rs_reply_error(s, sqlstate, why, in_tx ? PG_TX_FAILED : PG_TX_IDLE);
 }
 

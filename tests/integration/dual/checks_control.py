@@ -665,14 +665,18 @@ def pause_timeout_errors_then_pause_stays(ctx):
     try:
         t0 = time.time()
         with psycopg.connect(ctx.proxy(), autocommit=True) as c:
-            try:
-                c.execute("SELECT 1 FROM carts WHERE id = 1")
+            try:  # the extended protocol (a parameter)
+                c.execute("SELECT 1 FROM carts WHERE id = %s", (1,))
                 raise Fail("the statement ran while cart was paused")
             except psycopg.errors.QueryCanceled as e:
                 waited = time.time() - t0
                 need("paused" in str(e), "message: %s" % e)
             need(c.execute("SELECT 1 FROM users WHERE id = 1").fetchone()[0] == 1,
                  "other services must not wait")
+        # the simple protocol; the session goes on after the error
+        p = subprocess.run([PSQL, "-X", "-A", "-t", "-c", "SELECT 1 FROM carts WHERE id = 1",
+                            "-c", "SELECT 42", ctx.proxy()], capture_output=True, text=True, timeout=30)
+        need("paused" in p.stderr and p.stdout.strip() == "42", "psql: %r %r" % (p.stdout, p.stderr))
         need(ctx.service()["paused"] == "yes", "the pause ended with the timeout")
     finally:
         ctx.command("RESUME cart")
