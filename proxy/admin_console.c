@@ -128,6 +128,10 @@ static void query(session *s, const char *text)
 {
     admin_tokens t;
     char err[800];
+    if (s->cfg != s->px->cfg) { /* no backend borrows from it: let an old snapshot go */
+        config_unref(s->cfg);
+        s->cfg = config_ref(s->px->cfg);
+    }
     log_info("session %llu: admin %s: %.200s", (unsigned long long)s->id, s->user, text);
     if (!admin_tokenize(text, &t, err, sizeof(err)) || !run_command(s, &t, err, sizeof(err))) {
         pg_buf_error(&s->client.out, false, "42601", err);
