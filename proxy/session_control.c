@@ -503,27 +503,22 @@ bool session_control_boundary(session *s)
                                           !reprepare_step(s)))
             return false;
     }
-    /* what a request concerns matters only while a service is paused: otherwise
-     * nothing is looked at (no cost), and a transaction that was not watched from
-     * its start counts as touching everything (above) */
-    if (!control_any_paused(s->px)) {
-        c->held = false;
-        c->tx_known = false;
-        return true;
-    }
-    uint64_t mask;
-    bool work;
-    if (!peek_request(s, &mask, &work))
-        return true; /* nothing whole yet */
-    uint64_t blocked = mask & paused_mask(s) & ~c->tx_touched;
-    if (blocked) {
-        if (!c->held) {
-            c->held = true;
-            c->held_since = control_now();
-            log_debug("session %llu: waits for a paused service", (unsigned long long)s->id);
+    bool pausing = control_any_paused(s->px);
+    uint64_t mask = 0;
+    bool work = false;
+    if (pausing) {
+        if (!peek_request(s, &mask, &work))
+            return true; /* nothing whole yet */
+        uint64_t blocked = mask & paused_mask(s) & ~c->tx_touched;
+        if (blocked) {
+            if (!c->held) {
+                c->held = true;
+                c->held_since = control_now();
+                log_debug("session %llu: waits for a paused service", (unsigned long long)s->id);
+            }
+            c->held_mask = blocked;
+            return false;
         }
-        c->held_mask = blocked;
-        return false;
     }
     if (c->held) {
         c->held = false;
@@ -535,6 +530,13 @@ bool session_control_boundary(session *s)
                            "while it waited for the service to resume; roll back and retry");
             return session_control_boundary(s);
         }
+    }
+    if (!pausing) {
+        /* what a request concerns matters only while a service is paused: otherwise
+         * nothing is looked at (no cost), and a transaction that was not watched from
+         * its start counts as touching everything (above) */
+        c->tx_known = false;
+        return true;
     }
     c->tx_touched |= mask;
     c->tx_did_work = c->tx_did_work || work;

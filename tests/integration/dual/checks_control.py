@@ -650,6 +650,44 @@ def pause_flip_resume_no_mixed_transaction(ctx):
             " primaries served; up to %d waited during a pause" % (len(results), held))
 
 
+@check
+def held_transaction_that_did_work_gets_40001(ctx):
+    """A transaction begun during a pause does work elsewhere, then waits for cart; cart's
+    reads flip meanwhile. It can't continue on either routing: 40001, and the session goes on."""
+    ctx.command("SET SERVICE cart WRITES dual")
+    outcome = {}
+    try:
+        ctx.command("PAUSE cart")
+        c = psycopg.connect(ctx.proxy())
+        c.execute("UPDATE product_inventory SET quantity_reserved = quantity_reserved WHERE id = 9")
+
+        def held():
+            try:
+                outcome["db"] = c.execute("SELECT current_database() FROM carts WHERE id = 1").fetchone()[0]
+            except psycopg.Error as e:
+                outcome["error"] = e
+        t = threading.Thread(target=held)
+        t.start()
+        wait_for(lambda: ctx.service()["waiting"] == "1", 10, "the transaction to wait for cart")
+        ctx.command("SET SERVICE cart READS service")
+        ctx.command("RESUME cart")
+        t.join(timeout=10)
+        e = outcome.get("error")
+        need(e is not None and getattr(e, "sqlstate", None) == "40001",
+             "expected 40001, got %r" % (outcome,))
+        c.rollback()
+        need(c.execute("SELECT current_database() FROM carts WHERE id = 1").fetchone()[0] == "cart_db",
+             "the next transaction does not read from the service")
+        c.rollback()
+        c.close()
+    finally:
+        if ctx.service()["paused"] == "yes":
+            ctx.command("RESUME cart")
+        ctx.command("SET SERVICE cart READS legacy")
+        ctx.command("SET SERVICE cart WRITES legacy")
+    return "40001: %s" % str(e).strip()[:120]
+
+
 def set_pause_timeout(ctx, seconds):
     with open(ctx.args.config) as f:
         text = f.read()
@@ -732,7 +770,8 @@ def main():
                   reload_keeps_listen_and_legacy,
                   walk_by_config_and_sighup, walk_by_console, unsafe_moves_refused,
                   reload_reorders_drops_and_reconnects,
-                  pause_flip_resume_no_mixed_transaction, pause_timeout_errors_then_pause_stays,
+                  pause_flip_resume_no_mixed_transaction, held_transaction_that_did_work_gets_40001,
+                  pause_timeout_errors_then_pause_stays,
                   state_file_written]
     else:
         checks = [state_survives_restart]
