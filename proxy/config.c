@@ -40,6 +40,8 @@ static const key_spec keys[] = {
     {"pgtandem", "metrics_listen", KEY_METRICS_LISTEN, OFF(metrics_host), ""},
     {"pgtandem", "shadow_max_inflight", KEY_INT, OFF(shadow_max_inflight), "64"},
     {"pgtandem", "shadow_timeout", KEY_SECONDS, OFF(shadow_timeout), "5"},
+    {"pgtandem", "admin_users", KEY_STRING, OFF(admin_users), ""},
+    {"pgtandem", "pause_timeout", KEY_SECONDS, OFF(pause_timeout), "30"},
     {"legacy", "conninfo", KEY_CONNINFO, OFF(legacy), NULL},
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -237,6 +239,12 @@ static char *resolve_beside(const char *config_path, const char *p)
 
 config *config_load(const char *path, char *err, size_t err_len)
 {
+    return config_load_with(path, NULL, err, err_len);
+}
+
+config *config_load_with(const char *path, const config_state *overlay, char *err,
+                         size_t err_len)
+{
     config *c = calloc(1, sizeof(*c));
     if (!c) {
         snprintf(err, err_len, "%s: out of memory", path);
@@ -276,6 +284,30 @@ config *config_load(const char *path, char *err, size_t err_len)
             goto fail;
         }
     }
+    /* the console's changes (the state file) go on top of the file's states */
+    size_t plen = strlen(path);
+    c->state_path = malloc(plen + sizeof(".state"));
+    if (!c->state_path) {
+        snprintf(err, err_len, "%s: out of memory", path);
+        goto fail;
+    }
+    memcpy(c->state_path, path, plen);
+    memcpy(c->state_path + plen, ".state", sizeof(".state"));
+    for (size_t i = 0; i < c->n_services; i++) {
+        service_config *s = &c->services[i];
+        s->file_writes = s->writes;
+        s->file_primary = s->primary;
+        s->file_reads = s->reads;
+    }
+    config_state from_file;
+    if (!overlay) {
+        if (!config_state_read(c->state_path, &from_file, why, sizeof(why))) {
+            snprintf(err, err_len, "%s", why);
+            goto fail;
+        }
+        overlay = &from_file;
+    }
+    config_state_apply(c, overlay);
     if (!config_services_finish(c, why, sizeof(why))) {
         snprintf(err, err_len, "%s: %s", path, why);
         goto fail;
@@ -394,6 +426,8 @@ void config_unref(config *c)
     free(c->listen_host);
     free(c->metrics_host);
     free(c->auth_file);
+    free(c->admin_users);
+    free(c->state_path);
     config_target_clear(&c->legacy);
     config_services_free(c);
     free(c);
@@ -417,4 +451,27 @@ const backend_target *config_find_database(const config *c, const char *dbname)
         if (strcmp(dbname, c->services[i].target.dbname) == 0)
             return &c->services[i].target;
     return NULL;
+}
+
+bool config_is_admin(const config *c, const char *user)
+{
+    const char *p = c->admin_users ? c->admin_users : "";
+    size_t n = strlen(user);
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        size_t len = strcspn(p, " \t,");
+        if (len && len == n && memcmp(p, user, n) == 0)
+            return true;
+        p += len;
+    }
+    return false;
+}
+
+int config_service_index(const config *c, const char *name)
+{
+    for (size_t i = 0; i < c->n_services; i++)
+        if (strcmp(c->services[i].name, name) == 0)
+            return (int)i;
+    return -1;
 }

@@ -47,7 +47,32 @@ typedef struct service_config {
     route_side primary;
     route_reads reads;
     double shadow_sample; /* reads=shadow: the share of reads also run on the other side */
+    /* what the config file itself says, before the state file's overlay
+     * (config_state.c): a console change remembers it, so a later edit of
+     * the file wins over the older console change */
+    route_writes file_writes;
+    route_side file_primary;
+    route_reads file_reads;
+    bool from_state; /* the state file set this service's state */
 } service_config;
+
+/* One service's migration state set from the admin console, kept in the
+ * state file beside the config (<config>.state). */
+typedef struct state_entry {
+    char name[64];
+    route_writes writes;
+    route_side primary;
+    route_reads reads;
+    /* the config file's values when the change was made */
+    route_writes file_writes;
+    route_side file_primary;
+    route_reads file_reads;
+} state_entry;
+
+typedef struct config_state {
+    state_entry e[CONFIG_MAX_SERVICES];
+    size_t n;
+} config_state;
 
 typedef struct config {
     int refs;
@@ -71,13 +96,39 @@ typedef struct config {
     service_config services[CONFIG_MAX_SERVICES];
     size_t n_services;
     route_map *routes; /* compiled from services */
+    char *admin_users;    /* users allowed into the admin console, "a, b" */
+    double pause_timeout; /* seconds a request waits for a paused service */
+    char *state_path;     /* <path>.state */
+    config_state state;   /* the state file's entries this snapshot applied */
+    size_t state_dropped; /* entries read but not applied (the file changed) */
 } config;
 
 /* Reads and validates path. On failure returns NULL and writes
  * "file:line: problem" into err. */
 config *config_load(const char *path, char *err, size_t err_len)
     __attribute__((warn_unused_result));
+/* As config_load, with `overlay` in place of the state file's contents
+ * (NULL: read the state file). */
+config *config_load_with(const char *path, const config_state *overlay, char *err,
+                         size_t err_len) __attribute__((warn_unused_result));
 config *config_ref(config *c);
+/* Whether user is listed in admin_users. */
+bool config_is_admin(const config *c, const char *user);
+/* The service's index, -1 when none has that name. */
+int config_service_index(const config *c, const char *name);
+
+/* config_state.c: the state file. */
+bool config_state_read(const char *path, config_state *out, char *err, size_t err_len)
+    __attribute__((warn_unused_result));
+/* Applies the entries whose recorded file values still match the config
+ * file; fills c->state with those and counts the others. */
+void config_state_apply(config *c, const config_state *st);
+/* Writes c->state to c->state_path atomically (temporary file, rename). */
+bool config_state_save(const config *c, char *err, size_t err_len)
+    __attribute__((warn_unused_result));
+bool config_parse_writes(const char *v, route_writes *out);
+bool config_parse_side(const char *v, route_side *out);
+bool config_parse_reads(const char *v, route_reads *out);
 void config_unref(config *c);
 
 /* Fills t from a libpq conninfo string; resolves the host. */

@@ -16,6 +16,7 @@
 
 #include "proxy/cancel.h"
 #include "proxy/catalog.h"
+#include "proxy/control.h"
 #include "proxy/log.h"
 #include "proxy/metrics_http.h"
 #include "proxy/net.h"
@@ -80,11 +81,6 @@ static void idle_sweep_cb(struct ev_loop *loop, ev_timer *w, int revents)
         malloc_trim(0);
 }
 
-static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
-{
-    log_info("SIGHUP: configuration reload is not supported yet; keeping the running config");
-}
-
 proxy *proxy_new(struct ev_loop *loop, const char *config_path, char *err, size_t err_len)
 {
     proxy *px = calloc(1, sizeof(*px));
@@ -117,8 +113,12 @@ proxy *proxy_new(struct ev_loop *loop, const char *config_path, char *err, size_
     }
     ev_signal_init(&px->sig_term, stop_cb, SIGTERM);
     ev_signal_init(&px->sig_int, stop_cb, SIGINT);
-    ev_signal_init(&px->sig_hup, hup_cb, SIGHUP);
+    ev_signal_init(&px->sig_hup, NULL, SIGHUP); /* control_init sets the callback */
     px->sig_term.data = px->sig_int.data = px->sig_hup.data = px;
+    if (!control_init(px)) {
+        snprintf(err, err_len, "out of memory");
+        goto fail;
+    }
     ev_timer_init(&px->idle_sweep, idle_sweep_cb, IDLE_SWEEP_SECONDS, IDLE_SWEEP_SECONDS);
     px->idle_sweep.data = px;
     return px;
@@ -167,6 +167,7 @@ void proxy_free(proxy *px)
     shadow_pool_free(px->shadow); /* after the sessions, which may still hold shadow jobs */
     metrics_http_free(px->metrics);
     cancel_free_all(px);
+    control_free(px);
     if (px->listen_fd >= 0)
         close(px->listen_fd);
     userlist_free(px->users);

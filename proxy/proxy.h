@@ -41,6 +41,7 @@ typedef struct proxy {
     int tpc_child;                  /* its running child process, 0 when none */
     struct shadow_pool *shadow;     /* shadow reads' connections (shadow.c), made when needed */
     struct metrics_http *metrics;   /* the Prometheus endpoint (metrics_http.c), when configured */
+    struct control *control;        /* reload, console changes, pauses (control.c) */
     bool stopping;
 } proxy;
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "protocol/pg_codes.h"
+#include "proxy/admin_console.h"
 #include "proxy/backend.h"
 #include "proxy/log.h"
 #include "proxy/pool.h"
@@ -125,6 +126,7 @@ void session_free(session *s)
         ext_registry_free(&s->op->x.reg);
         pool_free(s->op, sizeof(*s->op));
     }
+    session_control_free(s);
     pg_buf_free(&s->session_log);
     pg_buf_free(&s->tx_log);
     pg_buf_free(&s->tx_session_log);
@@ -230,7 +232,9 @@ static void client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
             session_login_input(s);
             break;
         case SESSION_READY:
-            if (!s->routed)
+            if (s->admin)
+                admin_console_input(s);
+            else if (!s->routed)
                 session_relay_client_input(s);
             else if (session_route_op_ensure(s))
                 session_route_client_input(s);

@@ -17,6 +17,7 @@
 #include "proxy/ext_registry.h"
 #include "proxy/proxy.h"
 #include "proxy/stats_record.h"
+#include "proxy/session_control.h"
 #include "proxy/stream.h"
 
 typedef struct backend backend;
@@ -115,6 +116,8 @@ struct session {
     bool processing;           /* inside a callback: defer freeing */
     bool recently_active;      /* the client sent something since the last idle sweep */
     session_obs obs;           /* traffic figures being recorded (stats_record.h) */
+    bool admin;                /* an admin console session (database "pgtandem") */
+    session_ctl ctl;           /* reload and pause (session_control.c) */
 
     session *next;
     session *prev;

@@ -11,6 +11,7 @@
 #include "protocol/pg_frame.h"
 #include "protocol/pg_msg.h"
 #include "proxy/pool.h"
+#include "proxy/admin_console.h"
 #include "proxy/backend.h"
 #include "proxy/cancel.h"
 #include "proxy/log.h"
@@ -106,6 +107,13 @@ static void auth_failed(session *s)
 static void auth_succeeded(session *s)
 {
     char err[256];
+    if (s->admin) {
+        scram_server_free(s->scram);
+        s->scram = NULL;
+        s->auth = AUTH_STEP_NONE;
+        admin_console_start(s);
+        return;
+    }
     pg_buf_auth_request(&s->client.out, PG_AUTH_OK, NULL, 0);
     scram_server_free(s->scram);
     s->scram = NULL;
@@ -223,7 +231,10 @@ static void startup_packet(session *s, const uint8_t *body, size_t len, size_t a
         session_close(s, "53200", "out of memory");
         return;
     }
-    if (!database_known(s->cfg, db)) {
+    if (strcmp(db, ADMIN_DATABASE) == 0) {
+        s->admin = true; /* the admin console: no backend, no routing */
+        s->routed = false;
+    } else if (!database_known(s->cfg, db)) {
         char msg[256];
         snprintf(msg, sizeof(msg), "database \"%s\" does not exist", db);
         session_close(s, "3D000", msg);

@@ -560,6 +560,7 @@ static void take_request(session *s)
             memcpy(copy, in->data, whole);
             pg_buf_consume(in, whole);
             stats_request_begin(s);
+            s->ctl.window_open = false;
             start_query(s, copy, whole);
             if (s->state == SESSION_READY)
                 stats_simple_query(s);
@@ -585,6 +586,7 @@ static void take_request(session *s)
             bool fast = batch_for_legacy(s, in->data, pos, &parses);
             if (fast)
                 register_batch(s, in->data, pos, &parses);
+            s->ctl.window_open = fast && !synced; /* legacy is inside the window */
             fast_parses_free(&parses);
             if (fast) {
                 if (synced) {
@@ -646,6 +648,12 @@ void rs_pump(session *s)
             continue;
         }
         rs_drop_lost(s);
+        /* a newer config is adopted, and a paused service waited for, here */
+        if (!session_control_boundary(s)) {
+            if (s->state != SESSION_READY)
+                return;
+            break;
+        }
         size_t before = s->client.in.len;
         take_request(s);
         if (s->state != SESSION_READY)

@@ -13,6 +13,7 @@
 #   two_phase        fail               legacy   legacy   (two_phase = on)
 #   shadow           fail               legacy   shadow   (+ metrics_listen, shadow_max_inflight
 #                                                         = 4, promotion's shadow_sample = 0.1)
+#   control          fail               (cart walked through every state: checks_control.py)
 #
 # Prints PASS/FAIL (and SKIP) per check and ends with "N passed, M failed".
 #
@@ -30,7 +31,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
 PY=/usr/bin/python3             # the interpreter with psycopg 3 and asyncpg
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
-GROUPS_WANTED=${PGTANDEM_TEST_GROUPS:-dual continue reads_service primary_service two_phase shadow}
+GROUPS_WANTED=${PGTANDEM_TEST_GROUPS:-dual continue reads_service primary_service two_phase shadow control}
 SECONDS_CONC=${PGTANDEM_DUAL_SECONDS:-20}
 
 TMP=$(mktemp -d /tmp/pgtandem-dual.XXXXXX)
@@ -283,11 +284,58 @@ run_group() {
     fi
 }
 
+# run_control: the migration control plane (checks_control.py): admin console, reloads,
+# cart walked through every state and back under load (by SIGHUP, then by console), PAUSE
+# and flips, then a restart that must keep a console change (the state file).
+run_control() {
+    local name=control out="$TMP/out/control.txt" rc
+    [[ " $GROUPS_WANTED " == *" $name "* ]] || return 0
+    echo "== group control: cart from writes=legacy and back, reload, console, pause, state file"
+    write_config control fail legacy legacy
+    # cart starts before its migration; an admin user and one who is not
+    sed -i -e '/^\[service cart\]/,/^\[/{s/^writes = .*/writes = legacy/}' \
+        -e 's/^auth_file = .*/auth_file = users-control.txt\nadmin_users = poc_user\npause_timeout = 20/' \
+        "$TMP/control.conf"
+    printf '"poc_user" "admin123"\n"intruder" "intruder_pw"\n' >"$TMP/users-control.txt"
+    rm -f "$TMP/control.conf.state"
+    start_proxy control || { compare_sides control; return 0; }
+    local only=()
+    [[ -n ${PGTANDEM_TEST_ONLY:-} ]] && only=(--only "$PGTANDEM_TEST_ONLY")
+    control_checks() {
+        set +e
+        timeout -k 5 300 "$PY" "$HERE/checks_control.py" "$1" --proxy-port "$PROXY_PORT" \
+            --legacy-port "$LEGACY_PORT" --service-ports "$SERVICE_PORTS" \
+            --config "$TMP/control.conf" --proxy-pid "$PROXY_PID" \
+            --proxy-log "$TMP/proxy-control.log" "${only[@]}" >>"$out" 2>&1
+        rc=$?
+        set -e
+        [[ $rc == 124 || $rc == 137 ]] && fail "control/checks: timed out"
+        [[ $rc != 0 && $rc != 1 && $rc != 124 && $rc != 137 ]] && \
+            { fail "control/checks: exit status $rc"; tail -n 15 "$out" | indent; }
+        return 0
+    }
+    control_checks main
+    stop_proxy control
+    mv "$TMP/proxy-control.log" "$TMP/proxy-control-1.log"
+    if start_proxy control; then
+        control_checks restart
+        stop_proxy control
+    fi
+    while IFS= read -r line; do
+        case $line in
+            PASS\ *) pass "control/${line#PASS }" ;;
+            FAIL\ *) fail "control/${line#FAIL }" ;;
+        esac
+    done <"$out"
+    compare_sides control
+}
+
 run_group dual fail legacy legacy
 run_group continue continue legacy legacy
 run_group reads_service fail legacy service
 run_group primary_service fail service service
 run_group two_phase fail legacy legacy on
 run_group shadow fail legacy shadow
+run_control
 
 finish

@@ -1,0 +1,47 @@
+/* What a routed session does for the control plane: it takes a new config
+ * snapshot only at a transaction boundary (never inside a transaction that
+ * has done work, with an extended-protocol window open or a request in
+ * flight), following services by name, and it holds a request that
+ * concerns a paused service. */
+#ifndef PGT_SESSION_CONTROL_H
+#define PGT_SESSION_CONTROL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct session session;
+struct ext_stmt;
+struct backend;
+
+typedef struct session_ctl {
+    bool tx_known;        /* the open transaction was watched from its start */
+    bool tx_did_work;     /* it ran something besides BEGIN, SET, SAVEPOINT */
+    uint64_t tx_touched;  /* services it concerned (bit i: service i of s->cfg) */
+    bool window_open;     /* extended messages went to legacy without a Sync */
+    bool held;            /* the next request waits for a paused service */
+    double held_since;
+    uint64_t held_mask;   /* the paused services it waits for */
+    char **reprepare;     /* statements to prepare again on a new primary */
+    size_t n_reprepare;
+    struct ext_stmt *reprepare_unit;
+    struct backend *reprepare_on;
+} session_ctl;
+
+/* Called by the routed session with no request in progress, before it takes
+ * the next one: adopts a newer config when it may, and says whether the next
+ * request may be taken now (false: wait; the session is kicked when that
+ * changes). */
+bool session_control_boundary(session *s);
+/* Runs a routed session's loop from outside its callbacks (a reload, a
+ * RESUME); the session may be freed by it. */
+void session_control_kick(session *s);
+/* A held request has waited longer than pause_timeout: refuse it. */
+void session_control_timeout(session *s, const char *why);
+/* For SHOW SERVICES: whether the session's open transaction concerns the
+ * named service, and whether its next request waits for it. */
+bool session_control_touches(const session *s, const char *name);
+bool session_control_waits_for(const session *s, const char *name);
+void session_control_free(session *s);
+
+#endif
