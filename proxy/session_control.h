@@ -44,4 +44,9 @@ bool session_control_touches(const session *s, const char *name);
 bool session_control_waits_for(const session *s, const char *name);
 void session_control_free(session *s);
 
+/* session_adopt.c, for session_control.c: takes s->px->cfg; then prepares again,
+ * one at a time, what must be (true when nothing is left to wait for). */
+void session_adopt(session *s);
+bool session_adopt_reprepare(session *s);
+
 #endif
