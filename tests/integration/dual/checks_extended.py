@@ -535,7 +535,7 @@ def idle_sweep_between_statements(ctx):
     tracking (the sweep runs every 2 s) and makes them again at the next message: a
     transaction left open across the sweep, a SET made before it and a write mirrored by
     row images after it must all behave as without the sweep."""
-    rid = group_id(ctx, -917000)
+    rid = group_id(ctx, -930000)  # -930000 and -933000: no other check uses these
     prod = 4920 + 4 * BASES[ctx.group]  # existing products; (wishlist, product) is unique
 
     def wi(i, note):
