@@ -64,7 +64,7 @@ backend *backend_start(session *owner, const backend_target *t, char *err, size_
     int fd = net_socket_nonblocking(t->addr.ss_family);
     if (fd < 0) {
         snprintf(err, err_len, "cannot create socket: %s", strerror(errno));
-        pool_free(b->rx, sizeof(*b->rx));
+        free(b->rx);
         pool_free(b, sizeof(*b));
         return NULL;
     }
@@ -73,7 +73,7 @@ backend *backend_start(session *owner, const backend_target *t, char *err, size_
         snprintf(err, err_len, "cannot connect to %s (%s:%d): %s", t->name, t->host, t->port,
                  strerror(errno));
         close(fd);
-        pool_free(b->rx, sizeof(*b->rx));
+        free(b->rx);
         pool_free(b, sizeof(*b));
         return NULL;
     }
@@ -92,19 +92,19 @@ void backend_free(backend *b)
     pg_buf_free(&b->params);
     pg_buf_free(&b->captured);
     scram_client_free(b->scram);
-    pool_free(b->rx, sizeof(*b->rx));
+    free(b->rx);
     pool_free(b, sizeof(*b));
 }
 
 bool backend_replies_ensure(backend *b)
 {
-    return b->rx || (b->rx = pool_alloc(sizeof(*b->rx)));
+    return b->rx || (b->rx = calloc(1, sizeof(*b->rx)));
 }
 
 void backend_replies_release_if_idle(backend *b)
 {
     if (b->rx && !b->n_pending && !b->ext_failed && b->state != BACKEND_CLOSED) {
-        pool_free(b->rx, sizeof(*b->rx));
+        free(b->rx);
         b->rx = NULL;
     }
 }

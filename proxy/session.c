@@ -124,7 +124,7 @@ void session_free(session *s)
         free(s->op->rewritten);
         ext_stmt_unref(s->op->unit);
         ext_registry_free(&s->op->x.reg);
-        pool_free(s->op, sizeof(*s->op));
+        free(s->op);
     }
     session_control_free(s);
     pg_buf_free(&s->session_log);
@@ -145,7 +145,7 @@ void session_free(session *s)
 
 bool session_route_op_ensure(session *s)
 {
-    bool ok = s->op || (s->op = pool_alloc(sizeof(*s->op)));
+    bool ok = s->op || (s->op = calloc(1, sizeof(*s->op)));
     for (size_t i = 0; ok && i <= s->cfg->n_services; i++) {
         backend *b = i == 0 ? s->legacy : s->services[i - 1];
         ok = !b || backend_replies_ensure(b);
@@ -167,7 +167,7 @@ static void route_op_release_if_idle(session *s)
         x->reg.sql_prepared || x->touched || x->window_failed || x->client_error ||
         x->copy_to || x->lost_service)
         return;
-    pool_free(s->op, sizeof(*s->op));
+    free(s->op);
     s->op = NULL;
     for (size_t i = 0; i <= s->cfg->n_services; i++) {
         backend *b = i == 0 ? s->legacy : s->services[i - 1];

@@ -106,7 +106,7 @@ struct session {
     /* routed sessions: the config names services */
     bool routed;
     backend **services; /* cfg->n_services of them, connected when first needed (pool.h) */
-    route_op *op; /* routed sessions only, and only while in use: the idle sweep frees it */
+    route_op *op; /* routed sessions only, while in use (the idle sweep frees it); malloc'd */
     pg_buf session_log;    /* SET/PREPARE... a joining backend replays */
     pg_buf tx_log;         /* BEGIN, SET LOCAL, SAVEPOINT of the open transaction */
     pg_buf tx_session_log; /* session-level SETs made in the open transaction */
