@@ -43,16 +43,12 @@ typedef struct route_copy {
     char tag[64];         /* the primary's "COPY n" */
 } route_copy;
 
+/* COPY's own steps; the commit is route_mirror.c's (MIRROR_*). */
 enum copy_step {
     COPY_SEND = 0,
-    COPY_PRIMARY = 1,     /* the COPY runs on the primary */
-    COPY_STAGED = 2,      /* the staged rows move into the table on the primary */
-    COPY_SECONDARY = 3,   /* the secondary applies the same rows */
-    COPY_SECONDARY_COMMIT = 4,
-    COPY_PRIMARY_COMMIT = 6,
-    COPY_FAILED = 8,      /* rolling back; the client gets op->error_text */
-    COPY_REFUSED = 9,     /* the primary refused; rolling back its wrap */
-    COPY_TWO_PHASE = 30,
+    COPY_PRIMARY = 1,   /* the COPY runs on the primary */
+    COPY_STAGED = 2,    /* the staged rows move into the table on the primary */
+    COPY_SECONDARY = 3, /* the secondary applies the same rows */
 };
 
 void rs_copy_free(route_op *op)
@@ -232,14 +228,6 @@ void rs_copy_client_input(session *s)
 
 /* ------------------------------------------------------------------ steps */
 
-static void send_then(session *s, backend *b, const char *sql, int step)
-{
-    if (!rs_send_query(s, b, sql, REPLY_SWALLOW))
-        return;
-    s->op->step = step;
-    rs_flush_to(s, b);
-}
-
 static const char *copy_tables(session *s, char *buf, size_t len)
 {
     return rs_stmt_tables(&s->op->cls->stmts[0], buf, len);
@@ -263,7 +251,7 @@ static void primary_refused(session *s)
     if (op->wrapped) {
         if (rs_send_query(s, op->first, "ROLLBACK", REPLY_SWALLOW))
             rs_flush_to(s, op->first);
-        op->step = COPY_REFUSED;
+        op->step = MIRROR_REFUSED;
         return;
     }
     /* the client's transaction is aborted on every backend, not only on the
@@ -271,20 +259,6 @@ static void primary_refused(session *s)
     s->tx_poisoned = true;
     rs_deliver_captured(s, op->first, op->first->rx->capture_outcome.tx_status);
     rs_op_done(s);
-}
-
-static void mirror_failed(session *s)
-{
-    route_op *op = s->op;
-    /* wrapped: the pair's own transactions; otherwise the client's, on every backend */
-    backend *list[CONFIG_MAX_SERVICES + 1] = {op->first, op->second};
-    size_t n = op->wrapped ? 2 : rs_participants(s, list);
-    for (size_t i = 0; i < n; i++)
-        if (list[i]->state == BACKEND_READY && rs_send_query(s, list[i], "ROLLBACK", REPLY_SWALLOW))
-            rs_flush_to(s, list[i]);
-    if (!op->wrapped) /* the client's transaction can't commit on both sides any more */
-        s->tx_poisoned = true;
-    op->step = COPY_FAILED;
 }
 
 static void start_primary(session *s)
@@ -335,13 +309,8 @@ static void start_secondary(session *s)
 {
     route_op *op = s->op;
     route_copy *c = op->copy;
-    bool guarded = !op->wrapped && s->cfg->on_mirror_failure == MIRROR_CONTINUE;
-    const char *pre = op->wrapped ? "BEGIN; SET LOCAL pgtandem.mirror = on"
-                      : guarded   ? "SAVEPOINT pgtandem_continue; SET LOCAL pgtandem.mirror = on"
-                                  : "SET LOCAL pgtandem.mirror = on";
-    const char *post = guarded
-                           ? "SET LOCAL pgtandem.mirror = off; RELEASE SAVEPOINT pgtandem_continue"
-                           : "SET LOCAL pgtandem.mirror = off";
+    const char *pre, *post;
+    rs_mirror_guards(s, &pre, &post);
     if (!rs_send_query(s, op->second, pre, REPLY_SWALLOW))
         return;
     if (c->staged) {
@@ -370,112 +339,10 @@ static void primary_done(session *s)
 {
     route_op *op = s->op;
     if (op->images && op->apply.len == 0) { /* no row: nothing to mirror */
-        if (!op->wrapped) {
-            rs_deliver_captured(s, op->first, op->first->rx->capture_outcome.tx_status);
-            rs_op_done(s);
-            return;
-        }
-        send_then(s, op->first, "COMMIT", COPY_PRIMARY_COMMIT);
+        rs_mirror_nothing(s);
         return;
     }
     start_secondary(s);
-}
-
-/* Compares the two sides; the policy decides on a mismatch. */
-static void compare(session *s)
-{
-    route_op *op = s->op;
-    const classify_stmt *st = &op->cls->stmts[0];
-    const service_config *svc = &s->cfg->services[op->dec.service];
-    const backend_outcome *p = &op->first->rx->capture_outcome, *q = &op->second->rx->capture_outcome;
-    char tables[256];
-    bool match = op->images ? !q->error && q->rows == op->primary_rows : rs_same_outcome(p, q);
-    if (!match) {
-        divergence_record(s, op->dec.service, "outcome differs", st->fingerprint,
-                          copy_tables(s, tables, sizeof(tables)), p, q);
-        if (s->cfg->on_mirror_failure == MIRROR_FAIL) {
-            /* a lost secondary is not the client's connection: no 08xxx */
-            snprintf(op->error_state, sizeof(op->error_state), "%s",
-                     q->error && strncmp(q->sqlstate, "08", 2) != 0 ? q->sqlstate : "XX000");
-            char qdesc[96];
-            if (op->images && !q->error)
-                snprintf(qdesc, sizeof(qdesc), "%llu of %llu rows applied",
-                         (unsigned long long)q->rows, (unsigned long long)op->primary_rows);
-            snprintf(op->error_text, sizeof(op->error_text),
-                     "pgtandem: the COPY into %s could not be mirrored to the %s side of "
-                     "service %s (%s); it was rolled back on both databases",
-                     copy_tables(s, tables, sizeof(tables)),
-                     op->second->service < 0 ? "legacy" : "service", svc->name,
-                     q->error ? q->message : op->images ? qdesc : q->tag);
-            mirror_failed(s);
-            return;
-        }
-    }
-    if (!op->wrapped) {
-        if (q->error && s->cfg->on_mirror_failure == MIRROR_CONTINUE &&
-            rs_send_query(s, op->second,
-                          "ROLLBACK TO SAVEPOINT pgtandem_continue; "
-                          "RELEASE SAVEPOINT pgtandem_continue",
-                          REPLY_SWALLOW))
-            rs_flush_to(s, op->second);
-        rs_deliver_captured(s, op->first, op->first->rx->capture_outcome.tx_status);
-        rs_op_done(s);
-        return;
-    }
-    if (s->cfg->two_phase) {
-        backend *pair[2] = {op->first, op->second};
-        if (!(op->tpc = tpc_start(s, pair, 2))) {
-            session_close(s, "53200", "out of memory");
-            return;
-        }
-        op->step = COPY_TWO_PHASE;
-        return;
-    }
-    send_then(s, op->second, "COMMIT", COPY_SECONDARY_COMMIT);
-}
-
-static void secondary_committed(session *s)
-{
-    route_op *op = s->op;
-    const classify_stmt *st = &op->cls->stmts[0];
-    const backend_outcome *q = &op->second->rx->last;
-    char tables[256];
-    if (q->error || strcmp(q->tag, "COMMIT") != 0) {
-        divergence_record(s, op->dec.service, "secondary commit failed", st->fingerprint,
-                          copy_tables(s, tables, sizeof(tables)), NULL, q);
-        if (s->cfg->on_mirror_failure == MIRROR_FAIL) {
-            snprintf(op->error_state, sizeof(op->error_state), "%s",
-                     q->error ? q->sqlstate : "40000");
-            snprintf(op->error_text, sizeof(op->error_text),
-                     "pgtandem: the %s database of service %s could not commit the COPY; it "
-                     "was rolled back on both databases",
-                     op->second->service < 0 ? "legacy" : "service",
-                     s->cfg->services[op->dec.service].name);
-            if (rs_send_query(s, op->first, "ROLLBACK", REPLY_SWALLOW))
-                rs_flush_to(s, op->first);
-            op->step = COPY_FAILED;
-            return;
-        }
-    }
-    send_then(s, op->first, "COMMIT", COPY_PRIMARY_COMMIT);
-}
-
-static void primary_committed(session *s)
-{
-    route_op *op = s->op;
-    const backend_outcome *p = &op->first->rx->last;
-    char tables[256];
-    if (p->error) {
-        /* the window two-phase commit closes: the secondary has it, the primary not */
-        divergence_record(s, op->dec.service, "primary commit failed after the secondary's",
-                          op->cls->stmts[0].fingerprint, copy_tables(s, tables, sizeof(tables)),
-                          p, NULL);
-        pg_buf_reset(&op->first->captured);
-        rs_reply_error(s, p->sqlstate, p->message, PG_TX_IDLE);
-    } else {
-        rs_deliver_captured(s, op->first, PG_TX_IDLE);
-    }
-    rs_op_done(s);
 }
 
 void rs_step_copy(session *s)
@@ -519,45 +386,11 @@ void rs_step_copy(session *s)
         primary_done(s);
         return;
     case COPY_SECONDARY:
-        if (!backend_idle(op->second))
-            return;
-        compare(s);
+        if (backend_idle(op->second))
+            rs_mirror_compare(s);
         return;
-    case COPY_TWO_PHASE: {
-        tpc_result r = tpc_step(s, op->tpc);
-        if (r == TPC_RUNNING)
-            return;
-        if (r == TPC_COMMITTED) {
-            rs_deliver_captured(s, op->first, PG_TX_IDLE);
-        } else {
-            pg_buf_reset(&op->first->captured);
-            rs_reply_error(s, op->tpc->error_state, op->tpc->error_text, PG_TX_IDLE);
-        }
-        rs_op_done(s);
-        return;
-    }
-    case COPY_SECONDARY_COMMIT:
-        if (!backend_idle(op->second))
-            return;
-        secondary_committed(s);
-        return;
-    case COPY_PRIMARY_COMMIT:
-        if (!backend_idle(op->first))
-            return;
-        primary_committed(s);
-        return;
-    case COPY_FAILED:
-        if (!rs_all_idle(s))
-            return;
-        rs_reply_error(s, op->error_state, op->error_text,
-                       op->wrapped ? PG_TX_IDLE : PG_TX_FAILED);
-        rs_op_done(s);
-        return;
-    case COPY_REFUSED:
-        if (!backend_idle(op->first))
-            return;
-        rs_deliver_captured(s, op->first, PG_TX_IDLE);
-        rs_op_done(s);
+    default:
+        rs_mirror_step(s);
         return;
     }
 }

@@ -253,17 +253,8 @@ msg_result ext_dual_recover(session *s)
     route_op *op = s->op;
     backend *b = op->second;
     if (op->phase == 0) {
-        pg_buf sync;
-        pg_buf_init(&sync);
-        pg_buf_simple(&sync, PG_FE_SYNC);
-        bool ok = !sync.failed && backend_send_raw(b, sync.data, sync.len, REPLY_SWALLOW);
-        pg_buf_free(&sync);
-        if (!ok) {
-            session_close(s, "53200", "too many requests in flight");
-            return MSG_WAIT;
-        }
         op->phase = 1;
-        (void)rs_flush_to(s, b);
+        (void)send_sync(s, b);
         return MSG_WAIT;
     }
     if (!backend_idle(b))

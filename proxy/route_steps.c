@@ -202,31 +202,6 @@ void rs_step_commit(session *s)
     rs_op_done(s);
 }
 
-/* Sends one of pgtandem's own statements and moves the request to `step`,
- * where it waits for the answer. */
-static void send_then(session *s, backend *b, const char *sql, int step)
-{
-    if (!rs_send_query(s, b, sql, REPLY_SWALLOW))
-        return;
-    s->op->step = step;
-    rs_flush_to(s, b);
-}
-
-static void mirror_failed(session *s, bool wrapped)
-{
-    route_op *op = s->op;
-    if (wrapped) {
-        if (rs_send_query(s, op->first, "ROLLBACK", REPLY_SWALLOW))
-            rs_flush_to(s, op->first);
-        if (rs_send_query(s, op->second, "ROLLBACK", REPLY_SWALLOW))
-            rs_flush_to(s, op->second);
-    } else {
-        rollback_everywhere(s);
-        s->tx_poisoned = true;
-    }
-    op->step = 8;
-}
-
 /* Replaces the primary's captured replies with what the client asked for,
  * and prepares the batch that applies the same rows on the secondary. */
 static bool take_row_images(session *s)
@@ -254,9 +229,6 @@ static bool take_row_images(session *s)
 void rs_step_dual(session *s)
 {
     route_op *op = s->op;
-    const classify_stmt *st = &op->cls->stmts[0];
-    const service_config *svc = &s->cfg->services[op->dec.service];
-    char tables[256];
     switch (op->step) {
     case 0:
         if (!rs_ensure_backend(s, -1) || !rs_ensure_backend(s, op->dec.service))
@@ -279,7 +251,7 @@ void rs_step_dual(session *s)
             if (op->wrapped) {
                 if (rs_send_query(s, op->first, "ROLLBACK", REPLY_SWALLOW))
                     rs_flush_to(s, op->first);
-                op->step = 9;
+                op->step = MIRROR_REFUSED;
                 return;
             }
             rs_deliver_captured(s, op->first, op->first->rx->capture_outcome.tx_status);
@@ -289,24 +261,11 @@ void rs_step_dual(session *s)
         if (op->images && !take_row_images(s))
             return;
         if (op->images && op->apply.len == 0) {
-            /* no row changed: nothing to mirror */
-            if (!op->wrapped) {
-                rs_deliver_captured(s, op->first, op->first->rx->capture_outcome.tx_status);
-                rs_op_done(s);
-                return;
-            }
-            send_then(s, op->first, "COMMIT", 4);
+            rs_mirror_nothing(s); /* no row changed: nothing to mirror */
             return;
         }
-        /* under continue, inside the client's transaction, a savepoint lets a
-         * failed mirror cost the secondary only this write */
-        bool guarded = !op->wrapped && s->cfg->on_mirror_failure == MIRROR_CONTINUE;
-        const char *pre = op->wrapped ? "BEGIN; SET LOCAL pgtandem.mirror = on"
-                          : guarded   ? "SAVEPOINT pgtandem_continue; SET LOCAL pgtandem.mirror = on"
-                                      : "SET LOCAL pgtandem.mirror = on";
-        const char *post = guarded
-                               ? "SET LOCAL pgtandem.mirror = off; RELEASE SAVEPOINT pgtandem_continue"
-                               : "SET LOCAL pgtandem.mirror = off";
+        const char *pre, *post;
+        rs_mirror_guards(s, &pre, &post);
         const pg_buf *req = op->images ? &op->apply : &op->request;
         if (!rs_send_query(s, op->second, pre, REPLY_SWALLOW) ||
             !backend_send_raw(op->second, req->data, req->len, REPLY_CAPTURE) ||
@@ -316,119 +275,12 @@ void rs_step_dual(session *s)
         rs_flush_to(s, op->second);
         return;
     }
-    case 2: {
-        if (!backend_idle(op->second))
-            return;
-        const backend_outcome *p = &op->first->rx->capture_outcome, *q = &op->second->rx->capture_outcome;
-        bool match = op->images ? !q->error && q->rows == op->primary_rows : rs_same_outcome(p, q);
-        if (!match) {
-            divergence_record(s, op->dec.service, "outcome differs", st->fingerprint,
-                              rs_stmt_tables(st, tables, sizeof(tables)), p, q);
-            if (s->cfg->on_mirror_failure == MIRROR_FAIL) {
-                /* a lost secondary is not the client's connection: no 08xxx */
-                snprintf(op->error_state, sizeof(op->error_state), "%s",
-                         q->error && strncmp(q->sqlstate, "08", 2) != 0 ? q->sqlstate : "XX000");
-                char qdesc[96];
-                if (op->images && !q->error)
-                    snprintf(qdesc, sizeof(qdesc), "%llu of %llu rows applied",
-                             (unsigned long long)q->rows, (unsigned long long)op->primary_rows);
-                snprintf(op->error_text, sizeof(op->error_text),
-                         "pgtandem: the write to %s could not be mirrored to the %s side of "
-                         "service %s (%s); it was rolled back on both databases",
-                         rs_stmt_tables(st, tables, sizeof(tables)),
-                         op->second->service < 0 ? "legacy" : "service", svc->name,
-                         q->error ? q->message : op->images ? qdesc : q->tag);
-                mirror_failed(s, op->wrapped);
-                return;
-            }
-        }
-        if (!op->wrapped) {
-            if (q->error && s->cfg->on_mirror_failure == MIRROR_CONTINUE &&
-                rs_send_query(s, op->second,
-                              "ROLLBACK TO SAVEPOINT pgtandem_continue; "
-                              "RELEASE SAVEPOINT pgtandem_continue",
-                              REPLY_SWALLOW))
-                rs_flush_to(s, op->second);
-            rs_deliver_captured(s, op->first, op->first->rx->capture_outcome.tx_status);
-            rs_op_done(s);
-            return;
-        }
-        if (s->cfg->two_phase) {
-            backend *pair[2] = {op->first, op->second};
-            if (!(op->tpc = tpc_start(s, pair, 2))) {
-                session_close(s, "53200", "out of memory");
-                return;
-            }
-            op->step = 30;
-            return;
-        }
-        send_then(s, op->second, "COMMIT", 3);
+    case 2:
+        if (backend_idle(op->second))
+            rs_mirror_compare(s);
         return;
-    }
-    case 30: {
-        tpc_result r = tpc_step(s, op->tpc);
-        if (r == TPC_RUNNING)
-            return;
-        if (r == TPC_COMMITTED) {
-            rs_deliver_captured(s, op->first, PG_TX_IDLE);
-        } else {
-            pg_buf_reset(&op->first->captured);
-            rs_reply_error(s, op->tpc->error_state, op->tpc->error_text, PG_TX_IDLE);
-        }
-        rs_op_done(s);
-        return;
-    }
-    case 3: {
-        if (!backend_idle(op->second))
-            return;
-        const backend_outcome *q = &op->second->rx->last;
-        if (q->error || strcmp(q->tag, "COMMIT") != 0) {
-            divergence_record(s, op->dec.service, "secondary commit failed", st->fingerprint,
-                              rs_stmt_tables(st, tables, sizeof(tables)), NULL, q);
-            if (s->cfg->on_mirror_failure == MIRROR_FAIL) {
-                snprintf(op->error_state, sizeof(op->error_state), "%s",
-                         q->error ? q->sqlstate : "40000");
-                snprintf(op->error_text, sizeof(op->error_text),
-                         "pgtandem: the %s database of service %s could not commit the write; "
-                         "it was rolled back on both databases",
-                         op->second->service < 0 ? "legacy" : "service", svc->name);
-                if (rs_send_query(s, op->first, "ROLLBACK", REPLY_SWALLOW))
-                    rs_flush_to(s, op->first);
-                op->step = 8;
-                return;
-            }
-        }
-        send_then(s, op->first, "COMMIT", 4);
-        return;
-    }
-    case 4: {
-        if (!backend_idle(op->first))
-            return;
-        const backend_outcome *p = &op->first->rx->last;
-        if (p->error) {
-            /* the window two-phase commit closes: the secondary has it, the primary not */
-            divergence_record(s, op->dec.service, "primary commit failed after the secondary's",
-                              st->fingerprint, rs_stmt_tables(st, tables, sizeof(tables)), p, NULL);
-            pg_buf_reset(&op->first->captured);
-            rs_reply_error(s, p->sqlstate, p->message, PG_TX_IDLE);
-        } else {
-            rs_deliver_captured(s, op->first, PG_TX_IDLE);
-        }
-        rs_op_done(s);
-        return;
-    }
-    case 8:
-        if (!rs_all_idle(s))
-            return;
-        rs_reply_error(s, op->error_state, op->error_text,
-                    op->wrapped ? PG_TX_IDLE : PG_TX_FAILED);
-        rs_op_done(s);
-        return;
-    case 9:
-        if (!backend_idle(op->first))
-            return;
-        rs_deliver_captured(s, op->first, PG_TX_IDLE);
-        rs_op_done(s);
+    default:
+        rs_mirror_step(s);
         return;
     }
 }

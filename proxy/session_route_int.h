@@ -53,6 +53,26 @@ void rs_step_single(session *s);
 void rs_step_all(session *s);
 void rs_step_commit(session *s);
 void rs_step_dual(session *s);
+
+/* The second half of every mirrored write (route_mirror.c): the steps after
+ * the secondary ran it, numbered above any step of their callers' own. */
+enum rs_mirror_step {
+    MIRROR_SECONDARY_COMMIT = 20,
+    MIRROR_PRIMARY_COMMIT,
+    MIRROR_FAILED,  /* rolling back; the client gets op->error_text */
+    MIRROR_REFUSED, /* the primary refused: rolling back its wrap */
+    MIRROR_TWO_PHASE,
+};
+/* Sends one of pgtandem's own statements and moves the request to `step`. */
+void rs_send_then(session *s, backend *b, const char *sql, int step);
+/* The statements around the secondary's copy of the write. */
+void rs_mirror_guards(const session *s, const char **pre, const char **post);
+/* The primary changed no row: nothing to mirror, commit its wrap. */
+void rs_mirror_nothing(session *s);
+/* The secondary has answered: compare, apply the policy, start the commit. */
+void rs_mirror_compare(session *s);
+/* Runs the MIRROR_* steps. */
+void rs_mirror_step(session *s);
 void rs_step_ext(session *s); /* route_ext.c */
 /* COPY FROM STDIN into a dual-written table (route_copy.c) */
 void rs_copy_start(session *s, const classify_stmt *st);
