@@ -95,18 +95,6 @@ static const char *tx_name(uint8_t t)
     return t == PG_TX_IDLE ? "idle" : t == PG_TX_IN_BLOCK ? "in transaction" : "failed";
 }
 
-static const char *state_name(session_state st)
-{
-    switch (st) {
-    case SESSION_STARTUP: return "startup";
-    case SESSION_AUTH: return "auth";
-    case SESSION_CONNECTING: return "connecting";
-    case SESSION_READY: return "ready";
-    case SESSION_CLOSED: return "closed";
-    }
-    return "?";
-}
-
 static void show_clients(proxy *px, pg_buf *out)
 {
     static const char *const cols[] = {"session", "user", "database", "peer", "state",
@@ -124,7 +112,7 @@ static void show_clients(proxy *px, pg_buf *out)
                              s->user ? s->user : "",
                              s->database ? s->database : "",
                              s->peer,
-                             s->admin ? "admin" : state_name(s->state),
+                             s->admin ? "admin" : session_state_name(s->state),
                              tx_name(s->tx_status),
                              joined,
                              s->cfg == px->cfg ? "current" : "previous",

@@ -19,7 +19,7 @@ static void client_read_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void client_write_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void login_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
-static const char *state_name(session_state st)
+const char *session_state_name(session_state st)
 {
     switch (st) {
     case SESSION_STARTUP: return "startup";
@@ -33,8 +33,8 @@ static const char *state_name(session_state st)
 
 void session_set_state(session *s, session_state st)
 {
-    log_debug("session %llu: %s -> %s", (unsigned long long)s->id, state_name(s->state),
-              state_name(st));
+    log_debug("session %llu: %s -> %s", (unsigned long long)s->id, session_state_name(s->state),
+              session_state_name(st));
     s->state = st;
 }
 

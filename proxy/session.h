@@ -140,6 +140,9 @@ bool session_trim_if_idle(session *s);
  * false, with the session closed, when memory ran out. */
 bool session_route_op_ensure(session *s) __attribute__((warn_unused_result));
 
+/* "startup", "auth", "connecting", "ready" or "closed" */
+const char *session_state_name(session_state st);
+
 /* session_login.c */
 void session_login_input(session *s);
 /* session_relay.c */
