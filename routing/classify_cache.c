@@ -1,8 +1,7 @@
-/* LRU cache of classifications: a chained hash table over the key (64-bit FNV-1a;
- * libxxhash's header is not installed on the project's machines) plus a doubly-linked
- * recency list. The key is the exact text, or for a single statement whose classification
- * can't depend on its numbers, the text's shape (classify_shape.h). Entries hold one
- * reference to their result; callers get their own. */
+/* LRU cache of classifications: a chained hash table over the key (64-bit FNV-1a) plus a
+ * doubly-linked recency list. The key is the exact text, or for a single statement whose
+ * classification can't depend on its numbers, the text's shape (classify_shape.h). Entries
+ * hold one reference to their result; callers get their own. */
 #include <stdlib.h>
 #include <string.h>
 
