@@ -108,8 +108,15 @@ void cancel_forward(proxy *px, int32_t pid, int32_t key)
         return;
     }
     log_info("session %llu: cancel requested", (unsigned long long)s->id);
-    if (s->legacy && s->legacy->state == BACKEND_READY)
-        send_cancel(px, s->legacy);
+    /* Legacy always (a Flush-only batch runs there untracked); a service
+     * backend when a request of the client's is in flight on it: a read it
+     * serves, or the mirrored half of a write. An idle backend would ignore
+     * the cancel, but it may be about to run pgtandem's own next step. */
+    for (size_t i = 0; i <= (s->routed ? s->cfg->n_services : 0); i++) {
+        backend *b = i == 0 ? s->legacy : s->services[i - 1];
+        if (b && b->state == BACKEND_READY && (i == 0 || b->n_pending > 0))
+            send_cancel(px, b);
+    }
 }
 
 void cancel_free_all(proxy *px)

@@ -1,0 +1,125 @@
+"""CancelRequest in routed sessions: a read served by a service database is cancelled there
+(group reads_service), and a mirrored write waiting on its secondary is cancelled there
+(group dual): the client gets 57014 promptly, the write is rolled back on both sides and
+the session goes on (item 13 of issue 10). Ids -950000 and below. Registered into
+checks.py's list (imported from there)."""
+
+import threading
+import time
+
+from psycopg import errors
+
+from checks import check, err_text, need, poll, row_locked, wi_sql
+
+
+class Running:
+    """One statement running on its own thread over connection conn."""
+
+    def __init__(self, conn, sql):
+        self.conn, self.error, self.result = conn, None, None
+        self.t = threading.Thread(target=self._run, args=(sql,), daemon=True)
+        self.t.start()
+
+    def _run(self, sql):
+        try:
+            self.result = self.conn.execute(sql).fetchall()
+        except Exception as e:  # reported by the check
+            self.error = e
+
+    def wait(self, timeout):
+        self.t.join(timeout)
+        return not self.t.is_alive()
+
+
+def cancel_and_wait(conn, run, limit):
+    """Cancels conn's statement; returns the seconds until it ended with 57014."""
+    t0 = time.monotonic()
+    conn.cancel()
+    need(run.wait(limit + 5), "the statement still runs %d s after the cancel" % (limit + 5))
+    took = time.monotonic() - t0
+    need(isinstance(run.error, errors.QueryCanceled),
+         "cancelled statement ended with %s, wanted 57014" % err_text(run.error))
+    need(took <= limit, "the cancel took %.2f s to take effect (limit %.1f s)" % (took, limit))
+    return took
+
+
+@check("reads_service")
+def cancel_read_served_by_service(ctx):
+    with ctx.proxy() as c:
+        where = c.execute("SELECT current_database() FROM products LIMIT 1").fetchone()[0]
+        need(where == "product_db", "reads of products served by %s, wanted product_db" % where)
+        run = Running(c, "SELECT pg_sleep(30) FROM products LIMIT 1")
+        poll(lambda: ctx.one("product", "SELECT count(*) FROM pg_stat_activity WHERE query ="
+                                        " 'SELECT pg_sleep(30) FROM products LIMIT 1'")[0] > 0, 5)
+        time.sleep(0.3)
+        took = cancel_and_wait(c, run, 3.0)
+        left = ctx.one("product", "SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
+                                  " AND query = 'SELECT pg_sleep(30) FROM products LIMIT 1'")[0]
+        need(left == 0, "product_db still runs the cancelled pg_sleep")
+        need(c.execute("SELECT 3").fetchone() == (3,), "session unusable after the cancel")
+        got = c.execute("SELECT count(*), current_database() FROM products").fetchone()
+        need(got[1] == "product_db", "a read after the cancel was served by %s" % got[1])
+    return "pg_sleep on product_db: 57014 in %.2f s; the session goes on" % took
+
+
+def _cancel_blocked_write(ctx, c, wid):
+    """Runs an UPDATE of wishlist_items row wid through c while cart_db's copy of the row is
+    locked directly (legacy runs it, the mirrored half waits), cancels it and releases the
+    lock. Returns the seconds the cancel took."""
+    locker = ctx.fresh_direct("cart")
+    try:
+        locker.autocommit = False
+        locker.execute("SELECT 1 FROM wishlist_items WHERE id = %d FOR UPDATE" % wid)
+        run = Running(c, "UPDATE wishlist_items SET note = 'cancelled write' WHERE id = %d" % wid)
+        # the primary ran it and holds the row; the secondary waits on the locker
+        need(poll(lambda: row_locked(ctx, "legacy", "wishlist_items", wid), 5),
+             "legacy never took the row lock of the mirrored UPDATE")
+        need(poll(lambda: ctx.one("cart", "SELECT count(*) FROM pg_stat_activity WHERE"
+                                          " wait_event_type = 'Lock' AND query LIKE"
+                                          " 'UPDATE wishlist_items SET note = ''cancelled write''%%'")[0]
+                  > 0, 5), "the mirrored UPDATE never waited on cart_db")
+        need(not run.wait(0.2), "the UPDATE ended while its secondary was blocked: %s"
+             % err_text(run.error))
+        return cancel_and_wait(c, run, 3.0)
+    finally:
+        locker.rollback()
+        locker.close()
+
+
+@check("dual")
+def cancel_mirrored_write_waiting_on_secondary(ctx):
+    wid = -950000
+    ctx.direct("legacy").execute("DELETE FROM wishlist_items WHERE id IN (%d, %d)" % (wid, wid - 1))
+    ctx.direct("cart").execute("DELETE FROM wishlist_items WHERE id IN (%d, %d)" % (wid, wid - 1))
+    with ctx.proxy() as c:
+        c.execute(wi_sql(wid, "before"))
+        c.execute(wi_sql(wid - 1, "before"))
+        ctx.same("wishlist_items", "id = %d" % wid, 1)
+        # an autocommit write (wrapped by pgtandem)
+        took = _cancel_blocked_write(ctx, c, wid)
+        rows = ctx.same("wishlist_items", "id = %d" % wid, 1)
+        need(rows[0][3] == "before", "the cancelled write was kept: %r" % (rows[0],))
+        need(not row_locked(ctx, "legacy", "wishlist_items", wid),
+             "legacy still holds the row lock of the cancelled write")
+        c.execute("UPDATE wishlist_items SET note = 'after' WHERE id = %d" % wid)
+        ctx.same("wishlist_items", "id = %d AND note = 'after'" % wid, 1)
+
+        # inside the client's transaction: it is aborted, then works again after ROLLBACK
+        c.execute("BEGIN")
+        c.execute("UPDATE wishlist_items SET note = 'in tx' WHERE id = %d" % (wid - 1))
+        took_tx = _cancel_blocked_write(ctx, c, wid)
+        try:
+            c.execute("SELECT 1")
+            raise AssertionError("unreached")
+        except errors.InFailedSqlTransaction:
+            pass
+        except AssertionError:
+            need(False, "the transaction went on after its write was cancelled")
+        c.execute("ROLLBACK")
+        ctx.same("wishlist_items", "id = %d AND note = 'after'" % wid, 1)
+        ctx.same("wishlist_items", "id = %d AND note = 'before'" % (wid - 1), 1)
+        c.execute("UPDATE wishlist_items SET note = 'end' WHERE id IN (%d, %d)" % (wid, wid - 1))
+        ctx.same("wishlist_items", "id IN (%d, %d) AND note = 'end'" % (wid, wid - 1), 2)
+    return ("blocked secondary cancelled: 57014 in %.2f s (autocommit), %.2f s (in a"
+            " transaction, then aborted); nothing kept on either side" % (took, took_tx))
+
