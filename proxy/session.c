@@ -292,10 +292,11 @@ void session_backend_ready(session *s, backend *b)
     }
     if (s->state != SESSION_CONNECTING)
         return;
-    /* the server's parameters, our own cancel key, then ready */
+    /* the server's parameters, its pid with our own cancel key, then ready */
     pg_buf_put(&s->client.out, b->params.data, b->params.len);
     pg_buf_free(&b->params);
-    pg_buf_backend_key(&s->client.out, s->cancel_pid, s->cancel_key);
+    proxy_register_cancel_key(s->px, s, b->pid);
+    pg_buf_backend_key(&s->client.out, s->cancel.pid, s->cancel.key);
     s->tx_status = b->tx_status;
     pg_buf_ready_for_query(&s->client.out, s->tx_status);
     ev_timer_stop(s->px->loop, &s->login_timer);

@@ -96,8 +96,7 @@ struct session {
     scram_server *scram;
     uint8_t md5_salt[4];
 
-    int32_t cancel_pid; /* what the client got in BackendKeyData */
-    int32_t cancel_key;
+    proxy_cancel_id cancel; /* what the client got in BackendKeyData; pid 0 until then */
     ev_timer login_timer;
 
     backend *legacy;
@@ -121,7 +120,7 @@ struct session {
 
     session *next;
     session *prev;
-    UT_hash_handle hh; /* proxy->by_cancel_pid */
+    UT_hash_handle hh; /* proxy->by_cancel */
 };
 
 session *session_new(proxy *px, int fd, const char *peer);

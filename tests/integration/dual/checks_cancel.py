@@ -1,8 +1,9 @@
 """CancelRequest in routed sessions: a read served by a service database is cancelled there
 (group reads_service), and a mirrored write waiting on its secondary is cancelled there
 (group dual): the client gets 57014 promptly, the write is rolled back on both sides and
-the session goes on (item 13 of issue 10). Ids -950000 and below. Registered into
-checks.py's list (imported from there)."""
+the session goes on (item 13 of issue 10). The pid a client is told is its legacy
+backend's, in every group (item 14). Ids -950000 and below. Registered into checks.py's
+list (imported from there)."""
 
 import threading
 import time
@@ -123,3 +124,19 @@ def cancel_mirrored_write_waiting_on_secondary(ctx):
     return ("blocked secondary cancelled: 57014 in %.2f s (autocommit), %.2f s (in a"
             " transaction, then aborted); nothing kept on either side" % (took, took_tx))
 
+
+@check("dual", "reads_service", "primary_service")
+def backend_pid_is_legacy_pid(ctx):
+    with ctx.proxy() as a, ctx.proxy() as b:
+        got = [(c.info.backend_pid, c.execute("SELECT pg_backend_pid()").fetchone()[0]) for c in (a, b)]
+        need(all(told == real for told, real in got), "told pid / pg_backend_pid(): %r" % got)
+        pa = got[0][0]
+        row = ctx.one("legacy", "SELECT datname FROM pg_stat_activity WHERE pid = %s", (pa,))
+        need(row == ("poc",), "pid %d is not a legacy backend: %r" % (pa, row))
+        # a service backend joins; the pid stays legacy's, and a cancel still reaches it
+        a.execute("SELECT count(*) FROM wishlist_items WHERE id = -1")
+        need(a.execute("SELECT pg_backend_pid()").fetchone()[0] == pa, "pid changed")
+        run = Running(a, "SELECT pg_sleep(30)")
+        time.sleep(0.5)
+        took = cancel_and_wait(a, run, 3.0)
+    return "told pids are legacy's (%r); a cancel by them works (%.2f s)" % (got, took)
