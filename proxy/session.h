@@ -110,6 +110,8 @@ struct session {
     pg_buf tx_log;         /* BEGIN, SET LOCAL, SAVEPOINT of the open transaction */
     pg_buf tx_session_log; /* session-level SETs made in the open transaction */
     bool tx_poisoned;      /* pgtandem aborted the client's transaction */
+    bool lex_was_unsafe;   /* a backend has read texts differently at some point (lex_track.c) */
+    bool lex_suspect;      /* the pipeline since the last Sync may have changed that */
     bool skip_to_sync;     /* a refused extended batch: ignore messages until Sync */
     size_t client_stream_left; /* bytes of a large client message still passing through */
     bool processing;           /* inside a callback: defer freeing */

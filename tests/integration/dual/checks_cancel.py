@@ -10,7 +10,28 @@ import time
 
 from psycopg import errors
 
-from checks import check, err_text, need, poll, row_locked, wi_sql
+from checks import TS, check, err_text, need, poll, row_locked
+
+
+def item_sql(wid, wishlist, note):
+    """A wishlist_items row (no row trigger) in a wishlist of the caller's own, where its
+    (wishlist, product) pair meets no other check's rows."""
+    return ("INSERT INTO wishlist_items (id, wishlist_id, product_id, note, priority, added_at)"
+            " VALUES (%d, %d, %d, '%s', 1, %s)" % (wid, wishlist, 4900 + abs(wid) % 100, note, TS))
+
+
+def fresh_items(ctx, wishlist, wids, note):
+    """Rows wids, identical on legacy and cart_db, written through the proxy."""
+    for db in ("legacy", "cart"):
+        ctx.direct(db, mirror=True).execute(
+            "DELETE FROM wishlist_items WHERE id IN (%s) OR (wishlist_id = %d AND product_id IN (%s))"
+            % (", ".join(str(w) for w in wids), wishlist,
+               ", ".join(str(4900 + abs(w) % 100) for w in wids)))
+    with ctx.proxy() as c:
+        for w in wids:
+            c.execute(item_sql(w, wishlist, note))
+    for w in wids:
+        ctx.same("wishlist_items", "id = %d" % w, 1)
 
 
 class Running:
@@ -90,12 +111,8 @@ def _cancel_blocked_write(ctx, c, wid):
 @check("dual")
 def cancel_mirrored_write_waiting_on_secondary(ctx):
     wid = -950000
-    ctx.direct("legacy").execute("DELETE FROM wishlist_items WHERE id IN (%d, %d)" % (wid, wid - 1))
-    ctx.direct("cart").execute("DELETE FROM wishlist_items WHERE id IN (%d, %d)" % (wid, wid - 1))
+    fresh_items(ctx, 1997, [wid, wid - 1], "before")
     with ctx.proxy() as c:
-        c.execute(wi_sql(wid, "before"))
-        c.execute(wi_sql(wid - 1, "before"))
-        ctx.same("wishlist_items", "id = %d" % wid, 1)
         # an autocommit write (wrapped by pgtandem)
         took = _cancel_blocked_write(ctx, c, wid)
         rows = ctx.same("wishlist_items", "id = %d" % wid, 1)
