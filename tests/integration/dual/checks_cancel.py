@@ -1,6 +1,6 @@
 """CancelRequest in routed sessions: a read served by a service database is cancelled there
 (group reads_service), and a mirrored write waiting on its secondary is cancelled there
-(group dual): the client gets 57014 promptly, the write is rolled back on both sides and
+(groups dual, primary_service, two_phase): the client gets 57014 promptly, the write is rolled back on both sides and
 the session goes on (item 13 of issue 10). The pid a client is told is its legacy
 backend's, in every group (item 14). Ids -950000 and below. Registered into checks.py's
 list (imported from there)."""
@@ -84,22 +84,28 @@ def cancel_read_served_by_service(ctx):
     return "pg_sleep on product_db: 57014 in %.2f s; the session goes on" % took
 
 
+def _sides(ctx):
+    """(primary, secondary) of the cart service in this group."""
+    return ("cart", "legacy") if ctx.group == "primary_service" else ("legacy", "cart")
+
+
 def _cancel_blocked_write(ctx, c, wid):
-    """Runs an UPDATE of wishlist_items row wid through c while cart_db's copy of the row is
-    locked directly (legacy runs it, the mirrored half waits), cancels it and releases the
-    lock. Returns the seconds the cancel took."""
-    locker = ctx.fresh_direct("cart")
+    """Runs an UPDATE of wishlist_items row wid through c while the secondary's copy of the
+    row is locked directly (the primary runs it, the mirrored half waits), cancels it and
+    releases the lock. Returns the seconds the cancel took."""
+    primary, secondary = _sides(ctx)
+    locker = ctx.fresh_direct(secondary)
     try:
         locker.autocommit = False
         locker.execute("SELECT 1 FROM wishlist_items WHERE id = %d FOR UPDATE" % wid)
         run = Running(c, "UPDATE wishlist_items SET note = 'cancelled write' WHERE id = %d" % wid)
         # the primary ran it and holds the row; the secondary waits on the locker
-        need(poll(lambda: row_locked(ctx, "legacy", "wishlist_items", wid), 5),
-             "legacy never took the row lock of the mirrored UPDATE")
-        need(poll(lambda: ctx.one("cart", "SELECT count(*) FROM pg_stat_activity WHERE"
-                                          " wait_event_type = 'Lock' AND query LIKE"
-                                          " 'UPDATE wishlist_items SET note = ''cancelled write''%%'")[0]
-                  > 0, 5), "the mirrored UPDATE never waited on cart_db")
+        need(poll(lambda: row_locked(ctx, primary, "wishlist_items", wid), 5),
+             "%s (primary) never took the row lock of the mirrored UPDATE" % primary)
+        need(poll(lambda: ctx.one(secondary, "SELECT count(*) FROM pg_stat_activity WHERE"
+                                             " wait_event_type = 'Lock' AND query LIKE"
+                                             " 'UPDATE wishlist_items SET note = ''cancelled write''%%'")[0]
+                  > 0, 5), "the mirrored UPDATE never waited on %s" % secondary)
         need(not run.wait(0.2), "the UPDATE ended while its secondary was blocked: %s"
              % err_text(run.error))
         return cancel_and_wait(c, run, 3.0)
@@ -108,7 +114,7 @@ def _cancel_blocked_write(ctx, c, wid):
         locker.close()
 
 
-@check("dual")
+@check("dual", "primary_service", "two_phase")
 def cancel_mirrored_write_waiting_on_secondary(ctx):
     wid = -950000
     fresh_items(ctx, 1997, [wid, wid - 1], "before")
@@ -117,8 +123,8 @@ def cancel_mirrored_write_waiting_on_secondary(ctx):
         took = _cancel_blocked_write(ctx, c, wid)
         rows = ctx.same("wishlist_items", "id = %d" % wid, 1)
         need(rows[0][3] == "before", "the cancelled write was kept: %r" % (rows[0],))
-        need(not row_locked(ctx, "legacy", "wishlist_items", wid),
-             "legacy still holds the row lock of the cancelled write")
+        need(not row_locked(ctx, _sides(ctx)[0], "wishlist_items", wid),
+             "the primary still holds the row lock of the cancelled write")
         c.execute("UPDATE wishlist_items SET note = 'after' WHERE id = %d" % wid)
         ctx.same("wishlist_items", "id = %d AND note = 'after'" % wid, 1)
 
