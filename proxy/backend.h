@@ -73,6 +73,8 @@ typedef struct backend {
     int32_t key;
     pg_buf params; /* ParameterStatus messages seen at login, as sent */
     uint8_t tx_status;
+    uint8_t lex_risk;      /* ROUTE_LEX_* of its settings, from ParameterStatus (lex_track.c) */
+    char lex_encoding[16]; /* its client_encoding, for the refusal's message */
     size_t stream_left; /* bytes of a large server message still passing through */
     bool sent_fatal;    /* relayed a FATAL error: the server is about to hang up */
 

@@ -100,6 +100,20 @@ static void send_cancel(proxy *px, const backend *b)
     px->cancels = c;
 }
 
+/* Whether b is running a request of the client's: a read it serves, or the mirrored half
+ * of a write. Not pgtandem's own statements (a joining backend's SETs, a mirror's BEGIN
+ * and SET LOCAL, a COMMIT): cancelled, those would break the mirror's guards. Legacy with
+ * nothing tracked may be running a Flush-only batch sent untracked, or nothing (an idle
+ * server ignores a cancel). */
+static bool runs_client_request(const backend *b, bool legacy)
+{
+    if (b->state != BACKEND_READY)
+        return false;
+    if (!b->n_pending)
+        return legacy;
+    return b->rx->pending[0].mode != REPLY_SWALLOW;
+}
+
 void cancel_forward(proxy *px, int32_t pid, int32_t key)
 {
     session *s = proxy_find_by_cancel_key(px, pid, key);
@@ -108,8 +122,11 @@ void cancel_forward(proxy *px, int32_t pid, int32_t key)
         return;
     }
     log_info("session %llu: cancel requested", (unsigned long long)s->id);
-    if (s->legacy && s->legacy->state == BACKEND_READY)
-        send_cancel(px, s->legacy);
+    for (size_t i = 0; i <= (s->routed ? s->cfg->n_services : 0); i++) {
+        backend *b = i == 0 ? s->legacy : s->services[i - 1];
+        if (b && runs_client_request(b, i == 0))
+            send_cancel(px, b);
+    }
 }
 
 void cancel_free_all(proxy *px)

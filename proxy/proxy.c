@@ -178,37 +178,44 @@ void proxy_free(proxy *px)
     free(px);
 }
 
-void proxy_register_cancel_key(proxy *px, session *s)
+void proxy_register_cancel_key(proxy *px, session *s, int32_t legacy_pid)
 {
-    /* random keys that are unique among live sessions */
+    if (s->cancel.pid)
+        return;
+    /* Legacy's pids are unique among its live backends and a session keeps
+     * its legacy backend for life, so pairs rarely meet; when they do (two
+     * legacy servers across a reload, a pid reused while a closing session
+     * still holds it) the key is drawn again. */
     for (;;) {
-        int32_t pid, key;
-        if (RAND_bytes((unsigned char *)&pid, sizeof(pid)) != 1 ||
-            RAND_bytes((unsigned char *)&key, sizeof(key)) != 1)
+        proxy_cancel_id id = {.pid = legacy_pid};
+        if ((id.pid <= 0 && RAND_bytes((unsigned char *)&id.pid, sizeof(id.pid)) != 1) ||
+            RAND_bytes((unsigned char *)&id.key, sizeof(id.key)) != 1)
             abort();
-        pid &= 0x7fffffff; /* clients print it as a process id */
-        session *other = NULL;
-        HASH_FIND_INT(px->by_cancel_pid, &pid, other);
-        if (other || pid == 0)
+        id.pid &= 0x7fffffff; /* clients print it as a process id */
+        if (id.pid == 0)
             continue;
-        s->cancel_pid = pid;
-        s->cancel_key = key;
-        HASH_ADD_INT(px->by_cancel_pid, cancel_pid, s);
+        session *other = NULL;
+        HASH_FIND(hh, px->by_cancel, &id, sizeof(id), other);
+        if (other)
+            continue;
+        s->cancel = id;
+        HASH_ADD(hh, px->by_cancel, cancel, sizeof(s->cancel), s);
         return;
     }
 }
 
 session *proxy_find_by_cancel_key(proxy *px, int32_t pid, int32_t key)
 {
+    proxy_cancel_id id = {.pid = pid, .key = key};
     session *s = NULL;
-    HASH_FIND_INT(px->by_cancel_pid, &pid, s);
-    return s && s->cancel_key == key ? s : NULL;
+    HASH_FIND(hh, px->by_cancel, &id, sizeof(id), s);
+    return s;
 }
 
 void proxy_forget_session(proxy *px, session *s)
 {
-    if (s->cancel_pid) {
-        HASH_DEL(px->by_cancel_pid, s);
-        s->cancel_pid = 0;
+    if (s->cancel.pid) {
+        HASH_DEL(px->by_cancel, s);
+        s->cancel.pid = 0;
     }
 }

@@ -29,7 +29,7 @@ typedef struct proxy {
     ev_timer idle_sweep;
     session *sessions;        /* doubly linked list of live sessions */
     size_t n_sessions;
-    session *by_cancel_pid;   /* uthash on the proxy-issued cancel pid */
+    session *by_cancel;       /* uthash on the (pid, key) pair clients were given */
     cancel_relay *cancels;    /* CancelRequests being forwarded to servers */
     uint64_t next_session_id;
     struct catalog *catalog;        /* table facts, when services are configured */
@@ -54,8 +54,17 @@ bool proxy_listen(proxy *px, char *err, size_t err_len) __attribute__((warn_unus
 void proxy_run(proxy *px);
 void proxy_free(proxy *px);
 
-/* Cancel-key registry (proxy.c) */
-void proxy_register_cancel_key(proxy *px, session *s);
+/* Cancel-key registry (proxy.c). A client is told its legacy backend's pid
+ * (the one pg_backend_pid() and NotificationResponse show) with a secret key
+ * of pgtandem's own, drawn so that the pair is unique among live sessions;
+ * lookups go by both. */
+typedef struct proxy_cancel_id {
+    int32_t pid;
+    int32_t key;
+} proxy_cancel_id;
+
+/* legacy_pid 0 (a server that sent no BackendKeyData): a random pid */
+void proxy_register_cancel_key(proxy *px, session *s, int32_t legacy_pid);
 session *proxy_find_by_cancel_key(proxy *px, int32_t pid, int32_t key);
 void proxy_forget_session(proxy *px, session *s);
 

@@ -10,6 +10,7 @@
 #include "protocol/pg_frame.h"
 #include "protocol/pg_reader.h"
 #include "proxy/backend.h"
+#include "proxy/lex_track.h"
 #include "proxy/divergence.h"
 #include "proxy/ext_registry.h"
 #include "proxy/log.h"
@@ -438,6 +439,7 @@ msg_result ext_on_execute(session *s, const msg *m)
     if (!p)
         return ext_to_cursor(s, m, e.portal);
     ext_stmt *st = p->stmt;
+    lex_note(s, st->cls);
     switch (st->dec.action) {
     case ROUTE_RUN_EVERYWHERE:
         return exec_everywhere(s, m, st);
@@ -581,6 +583,7 @@ msg_result ext_sync_step(session *s)
     x->touched = 0;
     x->window_failed = false;
     x->client_error = false;
+    lex_window_ended(s);
     return MSG_DONE;
 }
 

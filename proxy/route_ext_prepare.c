@@ -12,6 +12,7 @@
 #include "proxy/backend.h"
 #include "proxy/divergence.h"
 #include "proxy/ext_registry.h"
+#include "proxy/lex_track.h"
 #include "proxy/log.h"
 #include "proxy/row_images.h"
 #include "proxy/route_ext_int.h"
@@ -23,6 +24,11 @@
 static bool decide(session *s, ext_stmt *st, char *why, size_t why_len, const char **sqlstate)
 {
     const classify_stmt *c = &st->cls->stmts[0];
+    /* before the count: several statements to pgtandem may be one to the server */
+    if (lex_refuses(s, st->sql, st->cls, why, why_len)) {
+        *sqlstate = "0A000";
+        return false;
+    }
     if (st->cls->n_stmts != 1) {
         /* empty, or several statements: legacy refuses or answers it */
         memset(&st->dec, 0, sizeof(st->dec));

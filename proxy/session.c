@@ -12,6 +12,7 @@
 #include "protocol/pg_codes.h"
 #include "proxy/admin_console.h"
 #include "proxy/backend.h"
+#include "proxy/lex_track.h"
 #include "proxy/log.h"
 #include "proxy/pool.h"
 
@@ -285,17 +286,22 @@ static void login_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 void session_backend_ready(session *s, backend *b)
 {
+    lex_track_greeting(b);
     if (s->state == SESSION_READY && s->routed) {
+        /* a service database whose own defaults make it read texts otherwise */
+        if (lex_backend_refused(s, b))
+            return;
         if (session_route_op_ensure(s))
             session_route_backend_ready(s, b);
         return;
     }
-    if (s->state != SESSION_CONNECTING)
+    if (s->state != SESSION_CONNECTING || lex_login_refused(s, b))
         return;
-    /* the server's parameters, our own cancel key, then ready */
+    /* the server's parameters, its pid with our own cancel key, then ready */
     pg_buf_put(&s->client.out, b->params.data, b->params.len);
     pg_buf_free(&b->params);
-    pg_buf_backend_key(&s->client.out, s->cancel_pid, s->cancel_key);
+    proxy_register_cancel_key(s->px, s, b->pid);
+    pg_buf_backend_key(&s->client.out, s->cancel.pid, s->cancel.key);
     s->tx_status = b->tx_status;
     pg_buf_ready_for_query(&s->client.out, s->tx_status);
     ev_timer_stop(s->px->loop, &s->login_timer);

@@ -96,8 +96,7 @@ struct session {
     scram_server *scram;
     uint8_t md5_salt[4];
 
-    int32_t cancel_pid; /* what the client got in BackendKeyData */
-    int32_t cancel_key;
+    proxy_cancel_id cancel; /* what the client got in BackendKeyData; pid 0 until then */
     ev_timer login_timer;
 
     backend *legacy;
@@ -111,6 +110,8 @@ struct session {
     pg_buf tx_log;         /* BEGIN, SET LOCAL, SAVEPOINT of the open transaction */
     pg_buf tx_session_log; /* session-level SETs made in the open transaction */
     bool tx_poisoned;      /* pgtandem aborted the client's transaction */
+    bool lex_was_unsafe;   /* a backend has read texts differently at some point (lex_track.c) */
+    bool lex_suspect;      /* the pipeline since the last Sync may have changed that */
     bool skip_to_sync;     /* a refused extended batch: ignore messages until Sync */
     size_t client_stream_left; /* bytes of a large client message still passing through */
     bool processing;           /* inside a callback: defer freeing */
@@ -121,7 +122,7 @@ struct session {
 
     session *next;
     session *prev;
-    UT_hash_handle hh; /* proxy->by_cancel_pid */
+    UT_hash_handle hh; /* proxy->by_cancel */
 };
 
 session *session_new(proxy *px, int fd, const char *peer);

@@ -119,7 +119,6 @@ static void auth_succeeded(session *s)
     s->scram = NULL;
     s->auth = AUTH_STEP_NONE;
     session_set_state(s, SESSION_CONNECTING);
-    proxy_register_cancel_key(s->px, s);
     s->legacy = backend_start(s, &s->cfg->legacy, err, sizeof(err));
     if (!s->legacy)
         session_close(s, "08006", err);

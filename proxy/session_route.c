@@ -26,6 +26,7 @@
 #include "proxy/catalog.h"
 #include "proxy/divergence.h"
 #include "proxy/ext_registry.h"
+#include "proxy/lex_track.h"
 #include "proxy/log.h"
 #include "proxy/row_images.h"
 #include "routing/rewrite_cache.h"
@@ -249,9 +250,17 @@ static void start_query(session *s, const uint8_t *msg, size_t len)
     pg_buf_init(&op->request);
     pg_buf_put(&op->request, msg, len);
     const classify_stmt *st = &op->cls->stmts[0];
+    char why[512];
+    bool refused = lex_refuses(s, sql, op->cls, why, sizeof(why));
+    lex_window_ended(s); /* the Query's ReadyForQuery brings the server's word */
     if (s->tx_poisoned) {
         if (poisoned_request(s, st))
             rs_op_done(s);
+        return;
+    }
+    if (refused) {
+        reject(s, "0A000", why);
+        rs_op_done(s);
         return;
     }
     route_decide(s->cfg->routes, st, &op->dec);
@@ -263,7 +272,12 @@ static void start_query(session *s, const uint8_t *msg, size_t len)
         route_decision other;
         route_decide(s->cfg->routes, &op->cls->stmts[i], &other);
         if (other.action != ROUTE_RUN_LEGACY || op->dec.action != ROUTE_RUN_LEGACY) {
-            split_query(s, sql);
+            if (lex_split_refuses(s, sql, op->cls, why, sizeof(why))) {
+                reject(s, "0A000", why);
+                rs_op_done(s);
+            } else {
+                split_query(s, sql);
+            }
             return;
         }
     }
@@ -420,13 +434,9 @@ static void fast_parses_free(fast_parses *f)
     free(f->st);
 }
 
-/* Whether the batch can take the fast path; its Parses, in order, in `out`
- * (released by the caller). */
-static bool batch_for_legacy(session *s, const uint8_t *p, size_t len, fast_parses *out)
+/* The messages of a fast-path candidate, in order; see batch_for_legacy. */
+static bool judge_batch(session *s, const uint8_t *p, size_t len, fast_parses *out)
 {
-    const route_ext_state *x = &s->op->x;
-    if (x->touched || x->window_failed || s->tx_poisoned)
-        return false;
     size_t pos = 0;
     while (pos < len) {
         size_t mlen = pg_frame_whole_len(p + pos);
@@ -449,16 +459,34 @@ static bool batch_for_legacy(session *s, const uint8_t *p, size_t len, fast_pars
             if (!st)
                 return false;
             out->st[out->n++] = st;
-            if (!legacy_alone(s, st))
+            /* a text the server may read otherwise: the engine says why */
+            if (!legacy_alone(s, st) || lex_refuses(s, st->sql, st->cls, NULL, 0))
                 return false;
+            lex_note(s, st->cls); /* it may be executed further on */
         } else {
             const ext_stmt *st = referenced(s, m, mlen);
             if ((st && !legacy_alone(s, st)) || names_service_cursor(s, m, mlen))
                 return false;
+            if (st && (m[0] == PG_FE_BIND || m[0] == PG_FE_EXECUTE))
+                lex_note(s, st->cls);
         }
         pos += mlen;
     }
     return true;
+}
+
+/* Whether the batch can take the fast path; its Parses, in order, in `out`
+ * (released by the caller). */
+static bool batch_for_legacy(session *s, const uint8_t *p, size_t len, fast_parses *out)
+{
+    const route_ext_state *x = &s->op->x;
+    if (x->touched || x->window_failed || s->tx_poisoned)
+        return false;
+    /* what is not taken here the engine judges again from the start */
+    bool suspect = s->lex_suspect, fast = judge_batch(s, p, len, out);
+    if (!fast)
+        s->lex_suspect = suspect;
+    return fast;
 }
 
 /* The registry's side of a fast-path batch: statements, portals, closes.
@@ -590,6 +618,7 @@ static void take_request(session *s)
             fast_parses_free(&parses);
             if (fast) {
                 if (synced) {
+                    lex_window_ended(s); /* its ReadyForQuery brings the server's word */
                     op->kind = OP_SINGLE;
                     op->first = s->legacy;
                     op->fast_ext = true;
@@ -819,8 +848,10 @@ void session_route_backend_input(session *s, backend *b)
         }
         bool from_legacy = b == s->legacy;
         switch (f.type) {
-        case PG_BE_NOTIFICATION_RESPONSE:
         case PG_BE_PARAMETER_STATUS:
+            lex_track_status(b, body, f.body_len);
+            /* fall through */
+        case PG_BE_NOTIFICATION_RESPONSE:
             /* the client hears only legacy's: it is the server it believes it talks to */
             if (from_legacy)
                 pg_buf_put(&s->client.out, in->data + pos, whole);

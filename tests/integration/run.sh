@@ -282,6 +282,7 @@ fi
 echo "== drivers"
 run_check asyncpg 180 "$PY" "$HERE/compat_asyncpg.py" "$URL"
 run_check psycopg 180 "$PY" "$HERE/compat_psycopg.py" "$URL"
+run_check backend_pid 60 "$PY" "$HERE/backend_pid.py" "$URL"
 
 # ---------------------------------------------------------------------------
 # pgbench: schema made on legacy directly, load through the proxy
