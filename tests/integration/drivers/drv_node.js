@@ -111,8 +111,10 @@ check('pool_concurrent_updates', 40000, async () => {
 });
 
 check('types_read_back', 30000, async () => withClient(proxyCfg, async (c) => {
+  await c.query("INSERT INTO drv_items (tag, sku, name, price, qty, tags, attrs, blob, available_at) VALUES" +
+    " ($1, 'NOR-2', 'read back', 3.30, 2, $2, $3, $4, now())", [T, ['n', 'x2'], { node: 2 }, Buffer.from([2, 254])]);
   const r = await c.query({ text: 'SELECT sku, total, attrs, blob, tags, available_at FROM drv_items WHERE tag = $1' +
-    " AND sku = 'NOD-2'", values: [T] });
+    " AND sku = 'NOR-2'", values: [T] });
   need(r.rows.length === 1, `${r.rows.length} rows`);
   const row = r.rows[0];
   need(row.total === '6.60' && row.attrs.node === 2 && Buffer.isBuffer(row.blob) && row.blob[1] === 254 &&

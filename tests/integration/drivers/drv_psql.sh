@@ -34,7 +34,16 @@ same_on_both() {
 ITEMS="SELECT sku, status, price, qty, total, tags, dims, list_price, attrs, blob, available_at FROM drv_items WHERE tag = '$T' AND sku LIKE 'PSQ-%' ORDER BY sku"
 ORDERS="SELECT item_id, status, amount, placed_at, placed_day, lines FROM drv_orders WHERE tag = '$T' AND item_id BETWEEN 2000 AND 2999 ORDER BY item_id"
 
-check_copy_in() {
+# copy_script SERVICE QUERY N WHAT: runs $WORK/copy.sql (a \copy with its rows inline)
+# through the proxy; QUERY's rows must then be N, the same on both sides
+copy_script() {
+    psql_proxy -f "$WORK/copy.sql" >"$WORK/out" 2>&1 || { WHY=$(tr '\n' ' ' <"$WORK/out"); return 1; }
+    same_on_both "$1" "$2" || return 1
+    [[ $(wc -l <<<"$ROWS") == "$3" ]] || { WHY="$(wc -l <<<"$ROWS") $4, expected $3"; return 1; }
+    DETAIL="$3 $4 by \\copy, identical on both sides"
+}
+
+check_copy_in_items() {
     {
         echo "\\copy drv_items (tag, sku, name, title, status, price, qty, tags, dims, list_price, attrs, blob, available_at) FROM STDIN"
         for i in $(seq 1 20); do
@@ -42,22 +51,23 @@ check_copy_in() {
                 "$T" "$i" "$i" "$i" "$i" "$i" "$i" "$i" "$i" "$i"
         done
         echo '\.'
+    } >"$WORK/copy.sql"
+    copy_script product "$ITEMS" 20 "items (text)"
+}
+
+check_copy_in_orders() {
+    {
         echo "\\copy drv_orders (tag, item_id, status, amount, placed_at, lines) FROM STDIN (FORMAT csv)"
         for i in $(seq 1 10); do
             printf '%s,%d,paid,"(%d.00,CHF)",2024-01-0%d 08:00:00+01,"{""csv"": %d}"\n' "$T" "$((2000 + i))" "$i" "$((i % 9 + 1))" "$i"
         done
         echo '\.'
     } >"$WORK/copy.sql"
-    psql_proxy -f "$WORK/copy.sql" >"$WORK/out" 2>&1 || { WHY=$(tr '\n' ' ' <"$WORK/out"); return 1; }
-    same_on_both product "$ITEMS" || return 1
-    [[ $(wc -l <<<"$ROWS") == 20 ]] || { WHY="$(wc -l <<<"$ROWS") items"; return 1; }
-    same_on_both cart "$ORDERS" || return 1
-    [[ $(wc -l <<<"$ROWS") == 10 ]] || { WHY="$(wc -l <<<"$ROWS") orders"; return 1; }
-    DETAIL="20 items (text) and 10 orders (CSV) by \\copy, identical on both sides"
+    copy_script cart "$ORDERS" 10 "orders (CSV)"
 }
 
 check_copy_out() {
-    local q="\\copy (SELECT sku, total, tags, list_price, attrs, blob FROM drv_items WHERE tag = '$T' ORDER BY sku) TO STDOUT"
+    local q="\\copy (SELECT item_id, status, amount, placed_at, lines FROM drv_orders WHERE tag = '$T' ORDER BY item_id) TO STDOUT"
     psql_proxy -c "$q" >"$WORK/proxy.out" 2>&1 || { WHY=$(head -c 300 "$WORK/proxy.out"); return 1; }
     timeout 30 "$PSQL" -X -q -d "${DIRECT[legacy]}" -c "$q" >"$WORK/legacy.out" 2>&1
     [[ -s $WORK/legacy.out ]] || { WHY="nothing to copy out"; return 1; }
@@ -101,7 +111,7 @@ check_rollback() {
     DETAIL="nothing kept on either side"
 }
 
-for c in copy_in copy_out on_error_rollback multi_statement rollback; do
+for c in copy_in_items copy_in_orders copy_out on_error_rollback multi_statement rollback; do
     if [[ -n ${opt[only]:-} ]] && ! grep -q -E "${opt[only]}" <<<"$c"; then continue; fi
     WHY="" DETAIL="" ROWS=""
     if "check_$c"; then

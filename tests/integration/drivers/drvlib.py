@@ -92,7 +92,14 @@ def run_checks(checks, args, default_timeout=40):
             try:
                 box["detail"] = fn()
             except BaseException as e:  # noqa: B902 - every failure becomes a FAIL line
-                box["error"] = "%s: %s" % (type(e).__name__, str(e).strip().replace("\n", " | "))
+                msg = "%s: %s" % (type(e).__name__, str(e).strip())
+                first = e
+                while first.__context__ is not None and first.__context__ is not first:
+                    first = first.__context__
+                # say what went wrong first, not only the fallout (our own asserts say it all)
+                if first is not e and not isinstance(e, AssertionError):
+                    msg += " (first: %s: %s)" % (type(first).__name__, str(first).strip())
+                box["error"] = msg.replace("\n", " | ")
                 box["trace"] = traceback.format_exc()
 
         t0 = time.monotonic()
