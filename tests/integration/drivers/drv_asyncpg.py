@@ -62,6 +62,20 @@ async def copy_records_first():
     return "COPY 25 (binary) with an enum, a composite, arrays, jsonb, bytea"
 
 
+async def copy_records_orders():
+    c = await connect()
+    try:
+        r = await c.copy_records_to_table(
+            "drv_orders", records=[(T, 350 + i, dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc), json.dumps([i]))
+                                   for i in range(10)],
+            columns=["tag", "item_id", "placed_at", "lines"], timeout=15)
+    finally:
+        c.terminate()
+    need(r == "COPY 10", r)
+    orders_same("item_id BETWEEN 350 AND 359", 10)
+    return "COPY 10 (binary, no generated column), identical on both sides"
+
+
 async def prepared():
     c = await connect()
     try:
@@ -177,6 +191,7 @@ async def pool_increments():
 
 run_checks([
     ("copy_records_first_call", run(copy_records_first), 30),
+    ("copy_records_orders", run(copy_records_orders), 30),
     ("prepared_statements", run(prepared), 30),
     ("nested_transactions", run(nested_transactions), 30),
     ("startup_timezone", run(startup_timezone), 30),

@@ -57,6 +57,19 @@ def binary_copy_first():
     return "20 rows, generated total right, identical on both sides"
 
 
+def binary_copy_first_orders():
+    rows = [(T, 150 + i, "paid", dt.datetime(2024, 3, 31, 1, i, tzinfo=dt.timezone.utc), Jsonb([i]))
+            for i in range(10)]
+    with connect() as c:
+        with c.cursor().copy("COPY drv_orders (tag, item_id, status, placed_at, lines) FROM STDIN"
+                             " (FORMAT BINARY)") as cp:
+            cp.set_types(["text", "int8", "text", "timestamptz", "jsonb"])
+            for r in rows:
+                cp.write_row(r)
+    orders_same(10, "item_id BETWEEN 150 AND 159")
+    return "10 orders (no generated column), identical on both sides"
+
+
 def copy_text_in_out():
     data = "".join("%s\tPST-%d\ttext %d\tTitel %d\tpaid\t%d.50\t%d\t%d.123456\t{x,\"y z\"}\t{%d}\t(%d.99,EUR)"
                    "\t{\"k\": [%d, null]}\t\\\\x00ff%02x\t2024-07-01 10:00:00+02\n"
@@ -255,6 +268,28 @@ def cancel_lock_wait():
     return "UPDATE blocked on the primary cancelled in %.1f s; the holder's update kept" % box["t"]
 
 
+def type_oids():
+    """The OIDs a client sees for user-defined types must be the ones it finds in the catalog,
+    which it reads from legacy: drivers look them up there (asyncpg, pgJDBC, psycopg's TypeInfo)."""
+    want = dict(env.direct("legacy", "SELECT typname, oid::int FROM pg_type WHERE typname IN"
+                           " ('drv_status', 'drv_money', 'drv_sku')"))
+    seen = {}
+    with connect() as c:
+        cat = dict(c.execute("SELECT typname, oid::int FROM pg_type WHERE typname IN"
+                             " ('drv_status', 'drv_money', 'drv_sku')").fetchall())
+        cur = c.execute("SELECT status, amount FROM drv_orders WHERE tag = %s LIMIT 1", (T,))
+        seen["read"] = [d.type_code for d in cur.description]
+        cur = c.execute("INSERT INTO drv_orders (tag, item_id, placed_at) VALUES (%s, 399, now())"
+                        " RETURNING status, amount", (T,))
+        seen["returning"] = [d.type_code for d in cur.description]
+    need(cat == want, "the catalog through the proxy %r is not legacy's %r" % (cat, want))
+    exp = [want["drv_status"], want["drv_money"]]
+    bad = {k: v for k, v in seen.items() if v != exp}
+    need(not bad, "RowDescription type OIDs %r, the catalog (legacy) says drv_status, drv_money = %r"
+         " (primary=%s reads=%s)" % (bad, exp, env.args.primary, env.args.reads))
+    return "enum and composite OIDs in RowDescription match the catalog's"
+
+
 def prepared_binary():
     with connect(prepare_threshold=0) as c:
         for i in range(1, 11):
@@ -273,6 +308,7 @@ def prepared_binary():
 
 run_checks([
     ("binary_copy_first_statement", binary_copy_first, 30),
+    ("binary_copy_first_statement_orders", binary_copy_first_orders, 30),
     ("copy_text_in_out", copy_text_in_out, 30),
     ("pipeline_transaction", pipeline_transaction, 30),
     ("pipeline_autocommit_error", pipeline_autocommit_error, 30),
@@ -281,4 +317,5 @@ run_checks([
     ("timezones", timezones, 30),
     ("cancel_lock_wait", cancel_lock_wait, 30),
     ("prepared_binary", prepared_binary, 30),
+    ("type_oids_match_catalog", type_oids, 30),
 ], args)
