@@ -331,6 +331,22 @@ run_driver() {
     idle_cmd probe "idle/after_$label" || true
 }
 
+# proxy_ping LABEL: a query through the proxy must be answered (10 s at most); a proxy that
+# is dying (a sanitizer report is slow to print) fails it, and proxy_watch starts a new one
+proxy_ping() {
+    local i
+    for i in 1 2; do
+        if timeout 10 "$PSQL" -X -q -At -d "$(kv "$PROXY_PORT" poc poc_user admin123) connect_timeout=5" \
+                -c "SELECT 1" >/dev/null 2>&1; then
+            return 0
+        fi
+        sleep 0.5
+        proxy_watch "$1" || continue
+        fail "$1: the proxy is running but does not answer SELECT 1 within 10 s"
+        return 1
+    done
+}
+
 # between LABEL PRIMARY READS: a plain reload, a primary flip away and back (with the next
 # driver's reads), each by config + SIGHUP
 between() {
@@ -339,6 +355,7 @@ between() {
     reload "$1/reload_unchanged"
     write_config "$other" "$CUR_READS"; reload "$1/flip_primary_to_$other"
     write_config "$2" "$3"; reload "$1/flip_primary_back_to_$2"
+    proxy_ping "$1" || true
     idle_cmd probe "idle/after_$1_flips" || true
 }
 
