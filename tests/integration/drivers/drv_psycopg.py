@@ -97,19 +97,24 @@ def copy_text_in_out():
     return "30 rows in, COPY TO byte-identical to legacy's, identical on both sides"
 
 
+def insert_returning(c, query, params):
+    """executemany(returning=True) in c's pipeline: one RETURNING row per parameter set."""
+    cur = c.cursor()
+    cur.executemany(query, params, returning=True)
+    rows = []
+    while True:
+        rows.append(cur.fetchone())
+        if not cur.nextset():
+            return rows
+
+
 def pipeline_transaction():
     with connect(autocommit=False) as c:
         with c.pipeline():
-            cur = c.cursor()
-            cur.executemany("INSERT INTO drv_items (tag, sku, name, price, qty, attrs, list_price)"
-                            " VALUES (%s, %s, %s, %s, %s, %s, %s::drv_money) RETURNING id, total",
-                            [(T, "PSP-%d" % i, "pipe %d" % i, Decimal(i), 2, json.dumps({"p": i}),
-                              "(%d,USD)" % i) for i in range(1, 31)], returning=True)
-            ids = []
-            while True:
-                ids.append(cur.fetchone())
-                if not cur.nextset():
-                    break
+            ids = insert_returning(c, "INSERT INTO drv_items (tag, sku, name, price, qty, attrs, list_price)"
+                                   " VALUES (%s, %s, %s, %s, %s, %s, %s::drv_money) RETURNING id, total",
+                                   [(T, "PSP-%d" % i, "pipe %d" % i, Decimal(i), 2, json.dumps({"p": i}),
+                                     "(%d,USD)" % i) for i in range(1, 31)])
             for i in range(1, 11):
                 c.execute("UPDATE drv_items SET qty = qty + 1, attrs = attrs || %s, tags = tags || %s"
                           " WHERE tag = %s AND sku = %s", (json.dumps({"u": i}), ["upd"], T, "PSP-%d" % i))
@@ -130,6 +135,25 @@ def orders_same(expect=None, where="true"):
     if expect is not None:
         need(len(rows) == expect, "%d orders, expected %d" % (len(rows), expect))
     return rows
+
+
+def pipeline_orders():
+    with connect(autocommit=False) as c:
+        with c.pipeline():
+            ids = [r[0] for r in insert_returning(
+                c, "INSERT INTO drv_orders (tag, item_id, amount, placed_at, lines) VALUES"
+                " (%s, %s, %s::drv_money, now(), %s) RETURNING id, placed_day",
+                [(T, 270 + i, "(%d.00,EUR)" % i, json.dumps([i])) for i in range(20)])]
+            for i in range(0, 20, 2):
+                c.execute("UPDATE drv_orders SET status = 'paid', lines = lines || %s WHERE tag = %s AND item_id = %s",
+                          (json.dumps(["p"]), T, 270 + i))
+            n = c.execute("SELECT count(*) FROM drv_orders WHERE tag = %s AND item_id BETWEEN 270 AND 289",
+                          (T,)).fetchone()[0]
+        c.commit()
+    need(len(set(ids)) == 20 and n == 20, "%d ids, count %d" % (len(set(ids)), n))
+    rows = orders_same(20, "item_id BETWEEN 270 AND 289")
+    need(sum(r[1] == "paid" for r in rows) == 10, "statuses %r" % [r[1] for r in rows])
+    return "20 executemany RETURNING + 10 updates + a read in one pipeline (no generated column)"
 
 
 def pipeline_autocommit_error():
@@ -311,6 +335,7 @@ run_checks([
     ("binary_copy_first_statement_orders", binary_copy_first_orders, 30),
     ("copy_text_in_out", copy_text_in_out, 30),
     ("pipeline_transaction", pipeline_transaction, 30),
+    ("pipeline_transaction_orders", pipeline_orders, 30),
     ("pipeline_autocommit_error", pipeline_autocommit_error, 30),
     ("savepoints_after_error", savepoints_after_error, 30),
     ("server_side_cursors", server_side_cursors, 30),

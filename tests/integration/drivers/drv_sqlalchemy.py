@@ -146,6 +146,22 @@ def bulk():
     return "100 bulk inserts, 50 bulk updates, a query UPDATE of 50, 2 deletes"
 
 
+def bulk_orders():
+    with Session(engine) as s, s.begin():
+        s.bulk_insert_mappings(Order, [dict(tag=T, item_id=850 + i, amount="(%d.00,EUR)" % i, lines={"b": i},
+                                            placed_at=dt.datetime(2024, 10, 27, 2, i, tzinfo=BERLIN))
+                                       for i in range(40)])
+    with Session(engine) as s, s.begin():
+        rows = s.execute(select(Order.id, Order.item_id).where(Order.tag == T, Order.item_id.between(850, 889))).all()
+        s.bulk_update_mappings(Order, [dict(id=i, status="shipped") for i, item in rows if item % 2 == 0])
+        r = s.execute(update(Order).where(Order.tag == T, Order.item_id.between(850, 889), Order.status == "new")
+                      .values(lines=Order.lines.op("||")({"odd": True})).execution_options(synchronize_session="fetch"))
+        n = r.rowcount
+    got = orders_same("item_id BETWEEN 850 AND 889", 40)
+    need(n == 20 and sum(x[1] == "shipped" for x in got) == 20, "rowcount %r, statuses %r" % (n, [x[1] for x in got]))
+    return "40 bulk-inserted orders, 20 bulk updates, a query UPDATE of 20 (no generated column)"
+
+
 def orm_update_stamps():
     with Session(engine) as s, s.begin():
         for o in s.scalars(select(Order).where(Order.tag == T, Order.item_id.in_([801, 802]))):
@@ -158,5 +174,6 @@ run_checks([
     ("orm_add_all_flush", orm_add_all, 30),
     ("begin_nested", begin_nested, 30),
     ("bulk_insert_update_delete", bulk, 40),
+    ("bulk_orders", bulk_orders, 40),
     ("orm_update_stamps", orm_update_stamps, 30),
 ], args)
