@@ -58,7 +58,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# shared with the main suite: pass/fail/skip/indent and free_ports
+# shared with the main suite: pass/fail/skip/indent and free_ports; with drivers/:
+# db_start, kv, compare_sides, start_proxy, stop_proxy
 # shellcheck source=tests/integration/lib.sh
 source "$HERE/../lib.sh"
 finish() {
@@ -72,11 +73,6 @@ finish() {
 # ---------------------------------------------------------------------------
 read -r LEGACY_PORT AUTH_PORT PRODUCT_PORT CART_PORT PROMO_PORT PROXY_PORT METRICS_PORT < <(free_ports 7)
 SERVICE_PORTS="$AUTH_PORT,$PRODUCT_PORT,$CART_PORT,$PROMO_PORT"
-
-db_start() {
-    "$ROOT/conf/pgtandem-db" start --dir "$TMP/db" --legacy-port "$LEGACY_PORT" \
-        --service-ports "$SERVICE_PORTS" >>"$TMP/db-start.log" 2>&1
-}
 
 echo "== databases: legacy $LEGACY_PORT, services $SERVICE_PORTS (in $TMP/db)"
 DB_STARTED=1
@@ -102,33 +98,14 @@ if ! enable_commit_ts >>"$TMP/db-start.log" 2>&1; then
     db_start || { fail "databases: restart failed"; tail -n 30 "$TMP/db-start.log" | indent; finish; }
 fi
 
-kv() { echo "host=127.0.0.1 port=$1 dbname=$2 user=$3 password=$4"; }
 LEGACY_KV=$(kv "$LEGACY_PORT" poc poc_user admin123)
 AUTH_KV=$(kv "$AUTH_PORT" auth_db auth_user auth_pass123)
 PRODUCT_KV=$(kv "$PRODUCT_PORT" product_db product_user product_pass123)
 CART_KV=$(kv "$CART_PORT" cart_db cart_user cart_pass123)
 PROMO_KV=$(kv "$PROMO_PORT" promotion_db promotion_user promotion_pass123)
 
-# compare_sides LABEL: every shared table identical on both sides, all columns.
-compare_sides() {
-    local out="$TMP/out/compare-$1.txt"
-    if timeout 120 "$PY" "$HERE/compare.py" --legacy "$LEGACY_KV" --service "auth=$AUTH_KV" \
-            --service "product=$PRODUCT_KV" --service "cart=$CART_KV" \
-            --service "promotion=$PROMO_KV" >"$out" 2>&1; then
-        pass "$1/tables_identical: $(tail -n 1 "$out")"
-    else
-        fail "$1/tables_identical: $(tail -n 1 "$out")"
-        head -n 40 "$out" | indent
-        # Say whether updated_at alone explains it.
-        if timeout 120 "$PY" "$HERE/compare.py" --quiet --ignore-column updated_at --legacy "$LEGACY_KV" \
-                --service "auth=$AUTH_KV" --service "product=$PRODUCT_KV" --service "cart=$CART_KV" \
-                --service "promotion=$PROMO_KV" >"$out.ignoring" 2>&1; then
-            echo "    | -> with updated_at left out: $(tail -n 1 "$out.ignoring")"
-        else
-            echo "    | -> with updated_at left out still: $(tail -n 1 "$out.ignoring")"
-        fi
-    fi
-}
+COMPARE_ARGS=(--legacy "$LEGACY_KV" --service "auth=$AUTH_KV" --service "product=$PRODUCT_KV"
+              --service "cart=$CART_KV" --service "promotion=$PROMO_KV")
 
 echo "== compare.py on the freshly backfilled databases"
 compare_sides baseline
@@ -187,60 +164,6 @@ product $PRODUCT_PORT product_db product_user product_pass123 categories, produc
 cart $CART_PORT cart_db cart_user cart_pass123 carts, cart_items, wishlists, wishlist_items
 promotion $PROMO_PORT promotion_db promotion_user promotion_pass123 promo_codes, promotion_campaigns, promo_usage, campaign_promo_codes, user_promo_eligibility, promo_analytics, promo_suggestions
 EOF
-}
-
-# start_proxy NAME: runs the proxy on $TMP/NAME.conf, log $TMP/proxy-NAME.log
-start_proxy() {
-    local log="$TMP/proxy-$1.log"
-    [[ -x $BUILD/pgtandem ]] || { fail "$1/proxy_start: $BUILD/pgtandem not found"; return 1; }
-    ASAN_OPTIONS=halt_on_error=1:abort_on_error=0:detect_leaks=1:print_stacktrace=1 \
-    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-        "$BUILD/pgtandem" -c "$TMP/$1.conf" 2>"$log" &
-    PROXY_PID=$!
-    for _ in $(seq 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$PROXY_PORT") 2>/dev/null && break
-        kill -0 "$PROXY_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    if ! kill -0 "$PROXY_PID" 2>/dev/null || ! (exec 3<>"/dev/tcp/127.0.0.1/$PROXY_PORT") 2>/dev/null; then
-        fail "$1/proxy_start: not listening on $PROXY_PORT (config $TMP/$1.conf)"
-        tail -n 20 "$log" | indent
-        if kill -0 "$PROXY_PID" 2>/dev/null; then kill -KILL "$PROXY_PID" 2>/dev/null || true; fi
-        set +e; wait "$PROXY_PID" 2>/dev/null; set -e
-        PROXY_PID=
-        return 1
-    fi
-}
-
-# stop_proxy NAME: still alive, exits 0 on SIGTERM, no sanitizer reports in its log
-stop_proxy() {
-    local log="$TMP/proxy-$1.log" rc=
-    if kill -0 "$PROXY_PID" 2>/dev/null; then
-        kill -TERM "$PROXY_PID"
-        for _ in $(seq 100); do
-            kill -0 "$PROXY_PID" 2>/dev/null || { set +e; wait "$PROXY_PID"; rc=$?; set -e; break; }
-            sleep 0.1
-        done
-        if [[ -z $rc ]]; then
-            fail "$1/proxy_exit: still running 10 s after SIGTERM"
-            kill -KILL "$PROXY_PID" 2>/dev/null || true
-            set +e; wait "$PROXY_PID" 2>/dev/null; set -e
-        elif [[ $rc != 0 ]]; then
-            fail "$1/proxy_exit: exit status $rc after SIGTERM"
-        else
-            pass "$1/proxy_exit: alive after the checks, exit status 0 on SIGTERM"
-        fi
-    else
-        set +e; wait "$PROXY_PID"; rc=$?; set -e
-        fail "$1/proxy_exit: the proxy died during the checks (exit status $rc)"
-    fi
-    PROXY_PID=
-    if grep -n -E "AddressSanitizer|LeakSanitizer|runtime error:" "$log" >"$TMP/san.txt"; then
-        fail "$1/proxy_sanitizers: $(wc -l <"$TMP/san.txt") report line(s) in $log"
-        head -n 20 "$TMP/san.txt" | indent
-    else
-        pass "$1/proxy_sanitizers: no AddressSanitizer/LeakSanitizer/UBSan reports"
-    fi
 }
 
 # run_group NAME POLICY PRIMARY READS [TWO_PHASE]
