@@ -244,6 +244,11 @@ void session_control_timeout(session *s, const char *why)
 {
     s->processing = true;
     s->ctl.held = false;
+    if (!session_route_op_ensure(s)) { /* closed it */
+        s->processing = false;
+        session_release_if_closed(s);
+        return;
+    }
     refuse_request(s, "57014", why);
     log_info("session %llu: a request waited too long for a paused service",
              (unsigned long long)s->id);
@@ -255,7 +260,10 @@ void session_control_timeout(session *s, const char *why)
 void session_control_kick(session *s)
 {
     s->processing = true;
-    rs_pump(s);
+    /* an idle session may have no route state: it never sent anything, or the
+     * idle sweep took it (session.c); the sweep takes it again later */
+    if (session_route_op_ensure(s))
+        rs_pump(s);
     s->processing = false;
     session_release_if_closed(s);
 }

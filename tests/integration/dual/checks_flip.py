@@ -1,0 +1,140 @@
+"""Reloads and flips with idle pooled connections, and flips under conflicting writes (group
+control; registered into checks_control.py's list, imported from there).
+
+- Connections that never sent a statement, and ones the idle sweep trimmed (pgtandem frees an
+  idle session's route state two sweeps, 2 s apart, after its last message), sit through a
+  SIGHUP, a RELOAD and SET SERVICE: the proxy lives and every one of them works afterwards.
+- An admin console session stays open across a reload that removes a service and one that
+  adds it back, and goes on answering.
+- A primary flip (by SIGHUP with an edited config, and by SET SERVICE) while a transaction of
+  the old order holds a row of cart on legacy and a client of the new order writes that row:
+  without a fence the two wait on each other across the two databases forever."""
+
+import os
+import signal
+import threading
+import time
+
+import psycopg
+import psycopg2
+
+from checks_control import Fail, check, need, state_of, wait_for
+
+IDLE_TRIMMED_AFTER = 5.0  # two idle sweeps (proxy.c IDLE_SWEEP_SECONDS = 2) and a margin
+
+
+def alive(ctx):
+    try:
+        os.kill(ctx.args.proxy_pid, 0)
+        return True
+    except OSError:
+        return False
+
+
+def open_idle(ctx, sets, fresh=3, trimmed=3):
+    """Per set, connections that never sent anything and ones that ran a statement and then
+    sat idle for two sweeps; returns the sets once the second kind is trimmed."""
+    out = []
+    for _ in range(sets):
+        never = [psycopg.connect(ctx.proxy(), autocommit=True) for _ in range(fresh)]
+        used = [psycopg.connect(ctx.proxy(), autocommit=True) for _ in range(trimmed)]
+        for i, c in enumerate(used):
+            c.execute("SELECT subtotal FROM carts WHERE id = %s", (40 + i,))
+        out.append(never + used)
+    time.sleep(IDLE_TRIMMED_AFTER)
+    return out
+
+
+def use_all(conns, what, write):
+    """Each connection reads cart (and writes it when both sides are written: a write to
+    legacy alone would leave the sides apart)."""
+    for i, c in enumerate(conns):
+        try:
+            c.execute("SELECT subtotal FROM carts WHERE id = %s", (40 + i % 4,)).fetchone()
+            if write:
+                c.execute("UPDATE carts SET subtotal = subtotal WHERE id = %s", (40 + i % 4,))
+        except psycopg.Error as e:
+            raise Fail("%s: idle connection %d failed afterwards: %s" % (what, i, e))
+
+
+def close_all(conns):
+    for c in conns:
+        try:
+            c.close()
+        except Exception:
+            pass
+
+
+@check
+def reload_with_idle_sessions(ctx):
+    """SIGHUP, RELOAD and SET SERVICE with idle pooled connections open: none drops."""
+    need(state_of(ctx.service()) == ("legacy", "legacy", "legacy"), "cart %s" % (ctx.service(),))
+    moves = [("SIGHUP", ctx.sighup), ("RELOAD", lambda: ctx.command("RELOAD")),
+             ("SET SERVICE", lambda: ctx.command("SET SERVICE cart WRITES dual")),
+             ("SET SERVICE back", lambda: ctx.command("SET SERVICE cart WRITES legacy"))]
+    done = []
+    sets = open_idle(ctx, len(moves))
+    try:
+        for (what, move), conns in zip(moves, sets):
+            # each move finds a set untouched since it was trimmed
+            move()
+            time.sleep(0.5)
+            need(alive(ctx), "the proxy died at %s with idle sessions open" % what)
+            use_all(conns, what, ctx.service()["writes"] == "dual")
+            done.append(what)
+    finally:
+        for conns in sets:
+            close_all(conns)
+    return "%s with never-used and swept-idle connections open; all worked afterwards" % ", ".join(done)
+
+
+def rewrite_config(ctx, text):
+    with open(ctx.args.config + ".tmp", "w") as f:
+        f.write(text)
+    os.rename(ctx.args.config + ".tmp", ctx.args.config)
+
+
+def without_section(text, name):
+    out, skip = [], False
+    for line in text.splitlines(keepends=True):
+        if line.startswith("["):
+            skip = line.strip() == "[service %s]" % name
+        if not skip:
+            out.append(line)
+    return "".join(out)
+
+
+@check
+def console_across_service_set_changes(ctx):
+    """A console session opened while promotion is removed, then promotion added back: the
+    session's snapshot grows; it goes on answering and ends cleanly."""
+    with open(ctx.args.config) as f:
+        good = f.read()
+    off = ctx.log_size()
+    try:
+        rewrite_config(ctx, without_section(good, "promotion"))
+        ctx.command("RELOAD")
+        con = psycopg2.connect(ctx.proxy("pgtandem"))
+        con.autocommit = True
+        cur = con.cursor()
+        cur.execute("SHOW SERVICES")
+        need(len(cur.fetchall()) == 3, "promotion was not removed")
+        rewrite_config(ctx, good)
+        ctx.sighup()
+        wait_for(lambda: len(ctx.table("SHOW SERVICES")[1]) == 4, 10, "promotion back")
+        cur.execute("SHOW SERVICES")
+        need(len(cur.fetchall()) == 4, "the old console session does not see promotion")
+        cur.execute("SHOW CLIENTS")
+        cur.fetchall()
+        con.close()
+        time.sleep(0.3)
+        need(alive(ctx), "the proxy died when the console session ended")
+        need("AddressSanitizer" not in ctx.log_since(off), "sanitizer report")
+    finally:
+        rewrite_config(ctx, good)
+        if alive(ctx):
+            ctx.command("RELOAD")
+    return "a console session across a reload that removed promotion and one that added it back"
+
+
+CHECKS = [reload_with_idle_sessions, console_across_service_set_changes]
