@@ -72,6 +72,8 @@ typedef struct backend {
     int32_t pid; /* the server's cancel key */
     int32_t key;
     pg_buf params; /* ParameterStatus messages seen at login, as sent */
+    /* until READY: connect_timeout */
+    ev_timer deadline;
     uint8_t tx_status;
     size_t stream_left; /* bytes of a large server message still passing through */
     bool sent_fatal;    /* relayed a FATAL error: the server is about to hang up */

@@ -7,6 +7,14 @@
 
 /* A non-blocking, close-on-exec TCP socket with Nagle off; -1 on failure. */
 int net_socket_nonblocking(int family);
+/* Seconds of the keepalive probes every backend socket gets (net_keepalive). */
+#define NET_KEEPALIVE_IDLE 5
+#define NET_KEEPALIVE_INTERVAL 2
+#define NET_KEEPALIVE_COUNT 3
+/* TCP keepalive and TCP_USER_TIMEOUT on a connected or connecting TCP socket,
+ * so a database that vanishes (blackholed, powered off) is noticed in seconds.
+ * Best effort: an option the kernel refuses is left at its default. */
+void net_keepalive(int fd);
 /* "host:port" of a socket address, for logs. */
 void net_format_addr(const struct sockaddr *sa, char *out, size_t out_len);
 /* Listening socket on host:port; -1 with errno set on failure. */

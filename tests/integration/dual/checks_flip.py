@@ -137,4 +137,85 @@ def console_across_service_set_changes(ctx):
     return "a console session across a reload that removed promotion and one that added it back"
 
 
-CHECKS = [reload_with_idle_sessions, console_across_service_set_changes]
+# ------------------------------------------------------------ a database that stops answering
+
+def cluster_pids(conninfo):
+    """The postmaster of the cluster behind conninfo and all its children."""
+    with psycopg.connect(conninfo) as c:
+        backend = c.execute("SELECT pg_backend_pid()").fetchone()[0]
+    def ppid(pid):
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    postmaster = ppid(backend)
+    kids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                if ppid(int(d)) == postmaster:
+                    kids.append(int(d))
+            except OSError:
+                pass
+    return [postmaster] + kids
+
+
+def signal_all(pids, sig):
+    for p in pids:
+        try:
+            os.kill(p, sig)
+        except OSError:
+            pass
+
+
+def run_bounded(fn, seconds):
+    """Runs fn in a thread; (finished, result dict) after at most `seconds`."""
+    out = {}
+
+    def body():
+        t0 = time.time()
+        try:
+            out["value"] = fn()
+        except psycopg.Error as e:
+            out["error"] = e
+        out["seconds"] = time.time() - t0
+    th = threading.Thread(target=body, daemon=True)
+    th.start()
+    th.join(seconds)
+    return th, out
+
+
+CONNECT_TIMEOUT = 5  # pgtandem's default
+
+
+@check
+def connect_timeout_blackholed_service(ctx):
+    """cart's whole cluster stopped (SIGSTOP: connects are accepted by the kernel, nothing
+    answers): a session that needs a new cart connection gets an error within
+    connect_timeout, and sessions that don't need cart go on."""
+    ctx.command("SET SERVICE cart WRITES dual")
+    pids = cluster_pids(ctx.cart)
+    c = psycopg.connect(ctx.proxy(), autocommit=True)
+    th = None
+    try:
+        c.execute("SELECT 1")  # legacy only: no cart connection yet
+        signal_all(pids, signal.SIGSTOP)
+        th, out = run_bounded(lambda: c.execute(
+            "UPDATE carts SET subtotal = subtotal WHERE id = 44"), CONNECT_TIMEOUT + 6)
+        need(not th.is_alive(), "the write needing the stopped cart database still waits after"
+             " %d s (connect_timeout is %d s)" % (CONNECT_TIMEOUT + 6, CONNECT_TIMEOUT))
+        e = out.get("error")
+        need(e is not None and "connect_timeout" in str(e), "expected an error naming"
+             " connect_timeout, got %r" % (out,))
+        with psycopg.connect(ctx.proxy(), autocommit=True) as other:
+            need(other.execute("SELECT count(*) FROM users WHERE id = 1").fetchone()[0] == 1,
+                 "a session not needing cart did not work")
+    finally:
+        signal_all(pids, signal.SIGCONT)
+        if th is not None:
+            th.join(30)
+        c.close()
+        ctx.command("SET SERVICE cart WRITES legacy")
+    return "error after %.1f s: %s" % (out["seconds"], str(e).strip()[:150])
+
+
+CHECKS = [reload_with_idle_sessions, console_across_service_set_changes,
+          connect_timeout_blackholed_service]
