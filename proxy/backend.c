@@ -399,8 +399,31 @@ static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
         fail(b, "08006", "%s (%s:%d) did not accept the connection within connect_timeout "
                          "(%g s)", b->target->name, b->target->host, b->target->port,
              s->cfg->connect_timeout);
+    else if (b->state == BACKEND_READY && b->n_pending && s->state == SESSION_READY)
+        session_backend_timed_out(s, b);
     s->processing = false;
     session_release_if_closed(s);
+}
+
+void backend_arm_deadline(backend *b, double seconds)
+{
+    if (b->state != BACKEND_READY)
+        return;
+    ev_timer_stop(b->s.loop, &b->deadline);
+    ev_timer_set(&b->deadline, seconds, 0);
+    ev_timer_start(b->s.loop, &b->deadline);
+}
+
+void backend_disarm_deadline(backend *b)
+{
+    if (b->state == BACKEND_READY)
+        ev_timer_stop(b->s.loop, &b->deadline);
+    b->deadline_cancelled = false;
+}
+
+bool backend_deadline_armed(const backend *b)
+{
+    return b->state == BACKEND_READY && ev_is_active(&b->deadline);
 }
 
 static bool push_pending(backend *b, reply_mode mode, uint32_t replies)

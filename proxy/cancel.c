@@ -112,6 +112,12 @@ void cancel_forward(proxy *px, int32_t pid, int32_t key)
         send_cancel(px, s->legacy);
 }
 
+void cancel_backend(proxy *px, const backend *b)
+{
+    if (b->state == BACKEND_READY)
+        send_cancel(px, b);
+}
+
 void cancel_free_all(proxy *px)
 {
     while (px->cancels)
