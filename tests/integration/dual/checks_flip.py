@@ -18,7 +18,7 @@ import time
 import psycopg
 import psycopg2
 
-from checks_control import Fail, check, need, state_of, wait_for
+from checks_control import Fail, backfill, check, need, set_pause_timeout, state_of, wait_for
 
 IDLE_TRIMMED_AFTER = 5.0  # two idle sweeps (proxy.c IDLE_SWEEP_SECONDS = 2) and a margin
 
@@ -217,5 +217,147 @@ def connect_timeout_blackholed_service(ctx):
     return "error after %.1f s: %s" % (out["seconds"], str(e).strip()[:150])
 
 
+# ------------------------------------------------------------------- flips under writes
+
+FLIP_ROW = 45  # carts row the two writers share
+FLIP_BOUND = 5.0  # seconds each step may take: well below mirror_timeout (10 s), which
+# would otherwise end a cross-database deadlock by failing one side
+
+
+def named(ctx, name, autocommit=False):
+    return psycopg.connect(ctx.proxy() + " application_name=" + name, autocommit=autocommit)
+
+
+def unstick(ctx):
+    """Ends this check's backends stuck on a lock, on both databases (a failed run)."""
+    for conninfo in (ctx.legacy, ctx.cart):
+        with psycopg.connect(conninfo, autocommit=True) as d:
+            d.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                      " WHERE application_name LIKE 'pgt-flip-%' AND pid <> pg_backend_pid()")
+
+
+def flip_under_writes(ctx, to_dual, flip, unflip):
+    """A (old order) locks cart's row on legacy (SELECT ... FOR UPDATE, primary only); the
+    primary flips; B (new order) updates the row; C, in a transaction on auth only, stays
+    open throughout and must not hold anything up; then A updates the row and commits.
+    Without a fence B holds the row on cart_db and waits on legacy, A holds it on legacy and
+    waits on cart_db: neither database sees the cycle."""
+    idle = [psycopg.connect(ctx.proxy(), autocommit=True) for _ in range(2)]  # pooled, unused
+    to_dual()
+    backfill(ctx.legacy, ctx.cart)
+    a = named(ctx, "pgt-flip-a")
+    b = named(ctx, "pgt-flip-b", autocommit=True)
+    cc = named(ctx, "pgt-flip-c")
+    tb = None
+    flipped = False
+    try:
+        b.execute("SELECT 1")
+        cc.execute("UPDATE user_profiles SET bio = bio WHERE user_id = 45")
+        a.execute("SELECT id FROM carts WHERE id = %s FOR UPDATE", (FLIP_ROW,))
+        flip()
+        flipped = True
+        tb, out_b = run_bounded(lambda: b.execute(
+            "UPDATE carts SET subtotal = subtotal + 1 WHERE id = %s RETURNING current_database()",
+            (FLIP_ROW,)).fetchone()[0], 0.8)
+        need(tb.is_alive() or "error" not in out_b, "B failed: %s" % out_b.get("error"))
+        ta, out_a = run_bounded(lambda: (a.execute(
+            "UPDATE carts SET subtotal = subtotal + 1 WHERE id = %s RETURNING current_database()",
+            (FLIP_ROW,)).fetchone()[0], a.commit()), FLIP_BOUND)
+        need(not ta.is_alive(), "A (old order) still waits %.0f s after the flip: a deadlock across"
+             " the two databases" % FLIP_BOUND)
+        need("error" not in out_a, "A failed: %s" % out_a.get("error"))
+        tb.join(FLIP_BOUND)
+        need(not tb.is_alive(), "B (new order) still waits %.0f s after A committed" % FLIP_BOUND)
+        need("error" not in out_b, "B failed: %s" % out_b.get("error"))
+        need(out_a["value"][0] == "poc" and out_b["value"] == "cart_db",
+             "primaries: A %s, B %s" % (out_a["value"][0], out_b["value"]))
+        cc.commit()  # C never waited for anything
+        for c in idle:
+            c.execute("SELECT subtotal FROM carts WHERE id = %s", (FLIP_ROW,))
+        with psycopg.connect(ctx.legacy) as l, psycopg.connect(ctx.cart) as s:
+            q = "SELECT subtotal, updated_at FROM carts WHERE id = %s"
+            lv, sv = l.execute(q, (FLIP_ROW,)).fetchone(), s.execute(q, (FLIP_ROW,)).fetchone()
+        need(lv == sv, "carts %d differs: legacy %s, cart_db %s" % (FLIP_ROW, lv, sv))
+        return ("B waited %.1f s for the fence, A (old order) took %.1f s; no error, row"
+                " identical" % (out_b["seconds"], out_a["seconds"]))
+    finally:
+        if tb is not None and tb.is_alive():
+            unstick(ctx)
+            tb.join(10)
+        for c in [a, b, cc] + idle:
+            try:
+                c.close()
+            except Exception:
+                pass
+        if flipped:
+            unflip()
+
+
+@check
+def flip_by_sighup_under_writes_no_deadlock(ctx):
+    def to_dual():
+        ctx.set_config_state("dual", "legacy", "legacy")
+        ctx.sighup()
+        wait_for(lambda: state_of(ctx.service())[0] == "dual", 10, "writes=dual")
+
+    def flip():
+        ctx.set_config_state("dual", "service", "legacy")
+        ctx.sighup()
+        wait_for(lambda: state_of(ctx.service())[1] == "service", 10, "primary=service")
+
+    def unflip():
+        ctx.set_config_state("legacy", "legacy", "legacy")
+        ctx.sighup()
+        wait_for(lambda: state_of(ctx.service()) == ("legacy", "legacy", "legacy"), 10,
+                 "writes=legacy")
+    return flip_under_writes(ctx, to_dual, flip, unflip)
+
+
+@check
+def flip_by_console_under_writes_no_deadlock(ctx):
+    def unflip():
+        ctx.command("SET SERVICE cart PRIMARY legacy")
+        ctx.command("SET SERVICE cart WRITES legacy")
+    return flip_under_writes(ctx, lambda: ctx.command("SET SERVICE cart WRITES dual"),
+                             lambda: ctx.command("SET SERVICE cart PRIMARY service"), unflip)
+
+
+@check
+def flip_fence_times_out_with_clear_error(ctx):
+    """A transaction of the old order that never ends holds the fence: a new-order writer
+    gets 55P03 naming the service and the fence after pause_timeout (2 s here); the old
+    transaction is not killed and commits; after it, the writer's retry runs."""
+    ctx.command("SET SERVICE cart WRITES dual")
+    backfill(ctx.legacy, ctx.cart)
+    set_pause_timeout(ctx, 2)
+    a = named(ctx, "pgt-flip-a")
+    b = named(ctx, "pgt-flip-b", autocommit=True)
+    tb = None
+    try:
+        a.execute("SELECT id FROM carts WHERE id = %s FOR UPDATE", (FLIP_ROW,))
+        ctx.command("SET SERVICE cart PRIMARY service")
+        tb, out = run_bounded(lambda: b.execute(
+            "UPDATE carts SET subtotal = subtotal WHERE id = %s", (FLIP_ROW,)), 8)
+        need(not tb.is_alive(), "the writer still waits 8 s after the flip (pause_timeout 2 s)")
+        e = out.get("error")
+        need(e is not None and e.sqlstate == "55P03" and "cart" in str(e) and "fence" in str(e),
+             "expected 55P03 naming cart and the fence, got %r" % (out,))
+        need(1.5 < out["seconds"] < 6, "the error came after %.1f s" % out["seconds"])
+        a.execute("UPDATE carts SET subtotal = subtotal WHERE id = %s", (FLIP_ROW,))
+        a.commit()  # the old transaction was never touched
+        b.execute("UPDATE carts SET subtotal = subtotal WHERE id = %s", (FLIP_ROW,))
+    finally:
+        if tb is not None and tb.is_alive():
+            unstick(ctx)
+            tb.join(10)
+        a.close()
+        b.close()
+        set_pause_timeout(ctx, 20)
+        ctx.command("SET SERVICE cart PRIMARY legacy")
+        ctx.command("SET SERVICE cart WRITES legacy")
+    return "55P03 after %.1f s: %s" % (out["seconds"], str(e).strip()[:160])
+
+
 CHECKS = [reload_with_idle_sessions, console_across_service_set_changes,
-          connect_timeout_blackholed_service]
+          connect_timeout_blackholed_service, flip_by_sighup_under_writes_no_deadlock,
+          flip_by_console_under_writes_no_deadlock, flip_fence_times_out_with_clear_error]
