@@ -12,6 +12,7 @@
 #include "proxy/backend.h"
 #include "proxy/cancel.h"
 #include "proxy/log.h"
+#include "proxy/route_ext_int.h"
 #include "proxy/session.h"
 #include "proxy/session_route_int.h"
 
@@ -29,8 +30,9 @@ static bool waits_as_secondary(session *s, const backend *b)
     switch (op->kind) {
     case OP_DUAL:
     case OP_COPY_DUAL:
-    case OP_EXT:
         return b == op->second;
+    case OP_EXT: /* op->second stays set after the mirrored Execute */
+        return b == op->second && op->step == ST_DUAL_SECONDARY;
     case OP_COMMIT:
         return op->phase == 0 && rs_commit_group(s, b) == 0;
     default:

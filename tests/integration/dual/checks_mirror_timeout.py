@@ -2,8 +2,10 @@
 stopped (SIGSTOP) while that session writes carts. With mirror_timeout = 2 (set for the check
 by editing the config and SIGHUP) the client has its answer within mirror_timeout, the cancel
 grace (2 s) and a margin: under fail an error, under continue success and a divergence line.
-Other sessions go on meanwhile. Rows: carts 3990 (dual) and 3991 (continue), made equal on
-both sides afterwards. Registered into checks.py's list (imported from there)."""
+Other sessions go on meanwhile, over the simple and the extended protocol. And a row locked
+on the cart database by someone else: the mirrored write's lock wait there ends at
+mirror_timeout (lock_timeout, or the cancel). Rows: carts 3990 (dual) and 3991 (continue),
+made equal on both sides afterwards. Registered into checks.py's list (imported from there)."""
 
 import os
 import random
@@ -52,26 +54,24 @@ def connect_named(ctx, name):
                            application_name=name)
 
 
-@check("dual", "continue", timeout=60)
-def mirror_timeout_stopped_secondary(ctx):
-    row = ROW[ctx.group]
-    name = "pgt-mirror-timeout-%d" % random.randrange(10**6)
-    set_mirror_timeout(ctx, MIRROR_TIMEOUT)
-    c = connect_named(ctx, name)
-    pid, th, out = None, None, {}
+def stopped_write(ctx, c, name, row, params):
+    """Stops the session's cart backend, writes, and returns (seconds, outcome)."""
+    c.execute("UPDATE carts SET subtotal = subtotal WHERE id = %d" % row)  # cart joins
+    found = ctx.q("cart", "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (name,))
+    need(len(found) == 1, "the session's cart backend: %s" % found)
+    pid = found[0][0]
+    off = log_size(ctx)
+    out = {}
+    th = None
+    os.kill(pid, signal.SIGSTOP)
     try:
-        c.execute("UPDATE carts SET subtotal = subtotal WHERE id = %d" % row)  # cart joins
-        found = ctx.q("cart", "SELECT pid FROM pg_stat_activity WHERE application_name = %s",
-                      (name,))
-        need(len(found) == 1, "the session's cart backend: %s" % found)
-        pid = found[0][0]
-        off = log_size(ctx)
-        os.kill(pid, signal.SIGSTOP)
-
         def write():
             t0 = time.time()
             try:
-                c.execute("UPDATE carts SET subtotal = subtotal WHERE id = %d" % row)
+                if params:  # the extended protocol
+                    c.execute("UPDATE carts SET subtotal = subtotal WHERE id = %s", (row,))
+                else:
+                    c.execute("UPDATE carts SET subtotal = subtotal WHERE id = %d" % row)
                 out["ok"] = True
             except psycopg.Error as e:
                 out["error"] = e
@@ -80,27 +80,37 @@ def mirror_timeout_stopped_secondary(ctx):
         th.start()
         bound = MIRROR_TIMEOUT + GRACE + 4
         th.join(bound)
-        need(not th.is_alive(), "no answer %d s after a mirrored write to a stopped secondary"
-             " (mirror_timeout %d s)" % (bound, MIRROR_TIMEOUT))
+        what = "extended" if params else "simple"
+        need(not th.is_alive(), "%s: no answer %d s after a mirrored write to a stopped secondary"
+             " (mirror_timeout %d s)" % (what, bound, MIRROR_TIMEOUT))
         with ctx.proxy() as other:  # the proxy serves the others meanwhile
             other.execute("UPDATE carts SET subtotal = subtotal WHERE id = %d" % (row + 5))
         if ctx.group == "continue":
-            need(out.get("ok"), "continue: the write failed: %s" % err_text(out.get("error")))
+            need(out.get("ok"), "%s, continue: the write failed: %s" % (what, err_text(out.get("error"))))
             lines = poll(lambda: [l for l in log_since(ctx, off).splitlines()
                                   if "divergence" in l.lower()], 3.0)
-            need(lines, "continue: no divergence line")
-            what = "success and a divergence line"
-        else:
-            e = out.get("error")
-            need(e is not None, "fail: the write succeeded")
-            need("mirror_timeout" in str(e), "fail: the error does not name mirror_timeout: %s"
-                 % err_text(e))
-            what = "error %s" % err_text(e)[:140]
+            need(lines, "%s, continue: no divergence line" % what)
+            return "%s %.1f s: success and a divergence line" % (what, out["seconds"])
+        e = out.get("error")
+        need(e is not None, "%s, fail: the write succeeded" % what)
+        need("mirror_timeout" in str(e), "%s, fail: the error does not name mirror_timeout: %s"
+             % (what, err_text(e)))
+        return "%s %.1f s: %s" % (what, out["seconds"], err_text(e)[:120])
     finally:
-        if pid:
-            os.kill(pid, signal.SIGCONT)
+        os.kill(pid, signal.SIGCONT)
         if th is not None:
             th.join(30)
+
+
+@check("dual", "continue", timeout=90)
+def mirror_timeout_stopped_secondary(ctx):
+    row = ROW[ctx.group]
+    name = "pgt-mirror-timeout-%d" % random.randrange(10**6)
+    set_mirror_timeout(ctx, MIRROR_TIMEOUT)
+    c = connect_named(ctx, name)
+    try:
+        said = [stopped_write(ctx, c, name, row, params) for params in (False, True)]
+    finally:
         set_mirror_timeout(ctx, None)
     # the session goes on, on a new cart connection
     c.execute("UPDATE carts SET subtotal = subtotal WHERE id = %d" % row)
@@ -110,4 +120,44 @@ def mirror_timeout_stopped_secondary(ctx):
     ctx.direct("cart", mirror=True).execute(
         "UPDATE carts SET subtotal = %s, updated_at = %s WHERE id = %s", (lrow[0], lrow[1], row))
     ctx.same("carts", "id IN (%d, %d)" % (row, row + 5))
-    return "answered after %.1f s: %s" % (out["seconds"], what)
+    return "; ".join(said)
+
+
+@check("dual", "continue", timeout=60)
+def mirror_timeout_locked_secondary(ctx):
+    row = ROW[ctx.group]
+    set_mirror_timeout(ctx, MIRROR_TIMEOUT)
+    locker = ctx.fresh_direct("cart", mirror=True)
+    try:
+        with ctx.proxy() as c:
+            c.execute("UPDATE carts SET subtotal = subtotal WHERE id = %d" % row)  # cart joins
+            locker.execute("BEGIN")
+            locker.execute("SELECT 1 FROM carts WHERE id = %s FOR UPDATE", (row,))
+            off = log_size(ctx)
+            t0 = time.time()
+            try:
+                c.execute("UPDATE carts SET subtotal = subtotal WHERE id = %d" % row)
+                err = None
+            except psycopg.Error as e:
+                err = e
+            took = time.time() - t0
+            locker.execute("ROLLBACK")
+            need(took < MIRROR_TIMEOUT + 3, "the answer took %.1f s (mirror_timeout %d s)"
+                 % (took, MIRROR_TIMEOUT))
+            if ctx.group == "continue":
+                need(err is None, "continue: the write failed: %s" % err_text(err))
+                need(poll(lambda: "divergence" in log_since(ctx, off).lower(), 3.0),
+                     "continue: no divergence line")
+                what = "success and a divergence line"
+            else:
+                need(err is not None, "fail: the write succeeded")
+                what = err_text(err)[:160]
+            c.execute("UPDATE carts SET subtotal = subtotal WHERE id = %d" % row)
+    finally:
+        locker.close()
+        set_mirror_timeout(ctx, None)
+    lrow = ctx.one("legacy", "SELECT subtotal, updated_at FROM carts WHERE id = %s", (row,))
+    ctx.direct("cart", mirror=True).execute(
+        "UPDATE carts SET subtotal = %s, updated_at = %s WHERE id = %s", (lrow[0], lrow[1], row))
+    ctx.same("carts", "id = %d" % row)
+    return "answered after %.1f s: %s" % (took, what)
