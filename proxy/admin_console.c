@@ -11,6 +11,7 @@
 #include "proxy/admin_tokens.h"
 #include "proxy/control.h"
 #include "proxy/log.h"
+#include "proxy/pool.h"
 #include "proxy/session.h"
 
 void admin_console_start(session *s)
@@ -124,14 +125,27 @@ static bool run_command(session *s, const admin_tokens *t, char *err, size_t err
     return false;
 }
 
+/* No backend borrows from the console's snapshot: it lets an old one go. Its
+ * (empty) service slots are sized for its snapshot, as session.c expects;
+ * out of memory, it keeps the old snapshot until the next command. */
+static void take_snapshot(session *s)
+{
+    config *fresh = s->px->cfg;
+    backend **slots = NULL;
+    if (fresh->n_services && !(slots = pool_alloc(fresh->n_services * sizeof(*slots))))
+        return;
+    pool_free(s->services, s->cfg->n_services * sizeof(*slots));
+    s->services = slots;
+    config_unref(s->cfg);
+    s->cfg = config_ref(fresh);
+}
+
 static void query(session *s, const char *text)
 {
     admin_tokens t;
     char err[800];
-    if (s->cfg != s->px->cfg) { /* no backend borrows from it: let an old snapshot go */
-        config_unref(s->cfg);
-        s->cfg = config_ref(s->px->cfg);
-    }
+    if (s->cfg != s->px->cfg)
+        take_snapshot(s);
     log_info("session %llu: admin %s: %.200s", (unsigned long long)s->id, s->user, text);
     if (!admin_tokenize(text, &t, err, sizeof(err)) || !run_command(s, &t, err, sizeof(err))) {
         pg_buf_error(&s->client.out, false, "42601", err);

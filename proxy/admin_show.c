@@ -243,6 +243,10 @@ static size_t show_config(proxy *px, pg_buf *out)
     config_row(out, "admin_users", c->admin_users, "yes"), rows++;
     snprintf(v, sizeof(v), "%g", c->pause_timeout);
     config_row(out, "pause_timeout", v, "yes"), rows++;
+    snprintf(v, sizeof(v), "%g", c->connect_timeout);
+    config_row(out, "connect_timeout", v, "yes (new connections)"), rows++;
+    snprintf(v, sizeof(v), "%g", c->mirror_timeout);
+    config_row(out, "mirror_timeout", v, "yes"), rows++;
     for (size_t i = 0; i < c->n_services; i++) {
         const service_config *s = &c->services[i];
         snprintf(k, sizeof(k), "service.%s.conninfo", s->name);

@@ -23,6 +23,7 @@
 
 static void backend_read_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void backend_write_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 const char *backend_state_name(backend_state st)
 {
@@ -77,7 +78,12 @@ backend *backend_start(session *owner, const backend_target *t, char *err, size_
         pool_free(b, sizeof(*b));
         return NULL;
     }
+    net_keepalive(fd);
     b->s.fd = fd;
+    ev_init(&b->deadline, deadline_cb);
+    b->deadline.data = b;
+    ev_timer_set(&b->deadline, owner->cfg->connect_timeout, 0);
+    ev_timer_start(b->s.loop, &b->deadline);
     ev_io_set(&b->s.rio, fd, EV_READ);
     ev_io_set(&b->s.wio, fd, EV_WRITE);
     ev_io_start(b->s.loop, &b->s.wio); /* writable = connected (or failed) */
@@ -88,6 +94,7 @@ void backend_free(backend *b)
 {
     if (!b)
         return;
+    ev_timer_stop(b->s.loop, &b->deadline);
     stream_close(&b->s);
     pg_buf_free(&b->params);
     pg_buf_free(&b->captured);
@@ -119,6 +126,7 @@ static void fail(backend *b, const char *sqlstate, const char *fmt, ...)
     vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
     set_state(b, BACKEND_CLOSED);
+    ev_timer_stop(b->s.loop, &b->deadline);
     stream_close(&b->s);
     session_backend_failed(b->owner, b, sqlstate, why);
 }
@@ -315,6 +323,7 @@ static bool login_input(backend *b)
                 return false;
             }
             set_state(b, BACKEND_READY);
+            ev_timer_stop(b->s.loop, &b->deadline);
             break;
         default:
             fail(b, "08P01", "unexpected %s from %s during login", pg_be_msg_name(f.type),
@@ -381,6 +390,42 @@ static void backend_write_cb(struct ev_loop *loop, ev_io *w, int revents)
     session_release_if_closed(s);
 }
 
+static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    backend *b = w->data;
+    session *s = b->owner;
+    s->processing = true;
+    if (b->state == BACKEND_CONNECTING || b->state == BACKEND_LOGIN)
+        fail(b, "08006", "%s (%s:%d) did not accept the connection within connect_timeout "
+                         "(%g s)", b->target->name, b->target->host, b->target->port,
+             s->cfg->connect_timeout);
+    else if (b->state == BACKEND_READY && b->n_pending && s->state == SESSION_READY)
+        session_backend_timed_out(s, b);
+    s->processing = false;
+    session_release_if_closed(s);
+}
+
+void backend_arm_deadline(backend *b, double seconds)
+{
+    if (b->state != BACKEND_READY)
+        return;
+    ev_timer_stop(b->s.loop, &b->deadline);
+    ev_timer_set(&b->deadline, seconds, 0);
+    ev_timer_start(b->s.loop, &b->deadline);
+}
+
+void backend_disarm_deadline(backend *b)
+{
+    if (b->state == BACKEND_READY)
+        ev_timer_stop(b->s.loop, &b->deadline);
+    b->deadline_cancelled = false;
+}
+
+bool backend_deadline_armed(const backend *b)
+{
+    return b->state == BACKEND_READY && ev_is_active(&b->deadline);
+}
+
 static bool push_pending(backend *b, reply_mode mode, uint32_t replies)
 {
     if (b->n_pending == BACKEND_MAX_PENDING)
@@ -409,6 +454,7 @@ static bool send_to_closed(backend *b, reply_mode mode)
 void backend_mark_lost(backend *b, const char *why)
 {
     set_state(b, BACKEND_CLOSED);
+    ev_timer_stop(b->s.loop, &b->deadline);
     stream_close(&b->s);
     b->ext_failed = true;
     memset(&b->rx->ext_error, 0, sizeof(b->rx->ext_error));

@@ -72,6 +72,10 @@ typedef struct backend {
     int32_t pid; /* the server's cancel key */
     int32_t key;
     pg_buf params; /* ParameterStatus messages seen at login, as sent */
+    /* until READY: connect_timeout; then, while armed, a mirror's deadline
+     * (backend_arm_deadline, mirror_deadline.c) */
+    ev_timer deadline;
+    bool deadline_cancelled; /* the mirror's deadline passed once: a cancel was sent */
     uint8_t tx_status;
     uint8_t lex_risk;      /* ROUTE_LEX_* of its settings, from ParameterStatus (lex_track.c) */
     char lex_encoding[16]; /* its client_encoding, for the refusal's message */
@@ -109,6 +113,12 @@ bool backend_idle(const backend *b);
  * an 08006 failure (see send_to_closed). */
 void backend_mark_lost(backend *b, const char *why);
 void backend_free(backend *b);
+/* A ready backend that must answer its requests in flight within `seconds`;
+ * when it does not, session_backend_timed_out is called. Disarmed by
+ * backend_disarm_deadline and when the backend closes. */
+void backend_arm_deadline(backend *b, double seconds);
+void backend_disarm_deadline(backend *b);
+bool backend_deadline_armed(const backend *b);
 /* b->rx: made when missing (false when out of memory); dropped when nothing
  * waits on it (no request in flight, no failure to remember). */
 bool backend_replies_ensure(backend *b) __attribute__((warn_unused_result));

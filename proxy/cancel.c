@@ -129,6 +129,12 @@ void cancel_forward(proxy *px, int32_t pid, int32_t key)
     }
 }
 
+void cancel_backend(proxy *px, const backend *b)
+{
+    if (b->state == BACKEND_READY)
+        send_cancel(px, b);
+}
+
 void cancel_free_all(proxy *px)
 {
     while (px->cancels)

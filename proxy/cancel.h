@@ -9,7 +9,11 @@
 
 #include "proxy/proxy.h"
 
+struct backend;
+
 void cancel_forward(proxy *px, int32_t pid, int32_t key);
+/* Sends a CancelRequest for what b runs now (pgtandem's own decision). */
+void cancel_backend(proxy *px, const struct backend *b);
 /* Drops every forward still in flight (shutdown). */
 void cancel_free_all(proxy *px);
 

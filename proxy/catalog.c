@@ -7,6 +7,8 @@
 #include <string.h>
 #include <uthash.h>
 
+#include "proxy/net.h"
+
 typedef struct entry {
     catalog_table t;
     char *key; /* schema.name */
@@ -106,9 +108,9 @@ catalog *catalog_load(const backend_target *t, char *err, size_t err_len)
     char port[16];
     snprintf(port, sizeof(port), "%d", t->port);
     const char *keys[] = {"host", "port", "dbname", "user", "password", "connect_timeout",
-                          "application_name", NULL};
+                          "application_name", NET_LIBPQ_KEEPALIVE_KEYS, NULL};
     const char *vals[] = {t->host, port, t->dbname, t->user, t->password, "10",
-                          "pgtandem-catalog", NULL};
+                          "pgtandem-catalog", NET_LIBPQ_KEEPALIVE_VALUES, NULL};
     PGconn *conn = PQconnectdbParams(keys, vals, 0);
     if (PQstatus(conn) != CONNECTION_OK) {
         snprintf(err, err_len, "cannot read the catalog of %s: %s", t->name,

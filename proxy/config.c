@@ -42,6 +42,8 @@ static const key_spec keys[] = {
     {"pgtandem", "shadow_timeout", KEY_SECONDS, OFF(shadow_timeout), "5"},
     {"pgtandem", "admin_users", KEY_STRING, OFF(admin_users), ""},
     {"pgtandem", "pause_timeout", KEY_SECONDS, OFF(pause_timeout), "30"},
+    {"pgtandem", "connect_timeout", KEY_SECONDS, OFF(connect_timeout), "5"},
+    {"pgtandem", "mirror_timeout", KEY_SECONDS, OFF(mirror_timeout), "10"},
     {"legacy", "conninfo", KEY_CONNINFO, OFF(legacy), NULL},
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))

@@ -97,7 +97,9 @@ typedef struct config {
     size_t n_services;
     route_map *routes; /* compiled from services */
     char *admin_users;    /* users allowed into the admin console, "a, b" */
-    double pause_timeout; /* seconds a request waits for a paused service */
+    double pause_timeout; /* seconds a request waits for a paused service, or a flip's fence */
+    double connect_timeout; /* seconds a backend has to connect and log in */
+    double mirror_timeout;  /* seconds a secondary has to answer a mirrored write or commit */
     char *state_path;     /* <path>.state */
     config_state state;   /* the state file's entries this snapshot applied */
     size_t state_dropped; /* entries read but not applied (the file changed) */

@@ -19,10 +19,20 @@ typedef struct paused_service {
     double since;
 } paused_service;
 
+/* A flip of a service's primary or writes: new transactions concerning it
+ * wait until every transaction of the old order has ended (README "Migration
+ * control", "The flip fence"). */
+typedef struct fence {
+    char name[64];
+    double since;
+} fence;
+
 struct control {
     paused_service paused[CONFIG_MAX_SERVICES];
     size_t n_paused;
-    ev_timer tick; /* runs while something is paused: pause_timeout */
+    fence fences[CONFIG_MAX_SERVICES];
+    size_t n_fences;
+    ev_timer tick; /* runs while something is paused or fenced: pause_timeout, lifting */
 };
 
 double control_now(void)
@@ -70,6 +80,86 @@ static void kick_sessions(proxy *px, bool held_only)
     }
 }
 
+/* ------------------------------------------------------------- fencing */
+
+bool control_is_fenced(const proxy *px, const char *name)
+{
+    const control *c = px->control;
+    for (size_t i = 0; c && i < c->n_fences; i++)
+        if (strcmp(c->fences[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+static bool old_order_open(const proxy *px, const char *name)
+{
+    for (const session *s = px->sessions; s; s = s->next)
+        if (s->routed && s->state == SESSION_READY && session_control_old_order(s, name))
+            return true;
+    return false;
+}
+
+/* Lifts each fence no transaction of the old order holds up any more; true
+ * when one was lifted (the sessions waiting for it are then kicked). */
+static bool lift_fences(proxy *px)
+{
+    control *c = px->control;
+    bool lifted = false;
+    for (size_t i = 0; i < c->n_fences;) {
+        if (old_order_open(px, c->fences[i].name)) {
+            i++;
+            continue;
+        }
+        log_info("control: service %s: every transaction of its old order has ended after "
+                 "%.2f s; new transactions run in the new order", c->fences[i].name,
+                 control_now() - c->fences[i].since);
+        c->fences[i] = c->fences[--c->n_fences];
+        lifted = true;
+    }
+    return lifted;
+}
+
+/* A change of primary or writes between old and fresh fences the service. */
+static void fence_flips(proxy *px, const config *old, const config *fresh)
+{
+    control *c = px->control;
+    for (size_t n = 0; n < fresh->n_services; n++) {
+        const service_config *f = &fresh->services[n];
+        int o = config_service_index(old, f->name);
+        if (o < 0 || (old->services[o].writes == f->writes &&
+                      old->services[o].primary == f->primary))
+            continue;
+        fence *e = NULL;
+        for (size_t i = 0; i < c->n_fences && !e; i++)
+            if (strcmp(c->fences[i].name, f->name) == 0)
+                e = &c->fences[i];
+        if (!e) {
+            e = &c->fences[c->n_fences++];
+            snprintf(e->name, sizeof(e->name), "%s", f->name);
+        }
+        e->since = control_now();
+        log_info("control: service %s: its primary or writes changed; new transactions touching "
+                 "it wait for those begun in the old order to end (up to pause_timeout, %.0f s)",
+                 f->name, fresh->pause_timeout);
+    }
+    /* fences of services that are gone end with them */
+    for (size_t i = 0; i < c->n_fences;)
+        if (config_service_index(fresh, c->fences[i].name) < 0)
+            c->fences[i] = c->fences[--c->n_fences];
+        else
+            i++;
+}
+
+/* The first fenced service a held session waits for, for its error. */
+static const char *fenced_name(const session *s)
+{
+    for (size_t i = 0; i < s->cfg->n_services; i++)
+        if ((s->ctl.held_mask & ((uint64_t)1 << i)) &&
+            control_is_fenced(s->px, s->cfg->services[i].name))
+            return s->cfg->services[i].name;
+    return "?";
+}
+
 static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     proxy *px = w->data;
@@ -78,14 +168,23 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
         next = s->next;
         if (!s->routed || !s->ctl.held || now - s->ctl.held_since < limit)
             continue;
-        char why[300];
-        snprintf(why, sizeof(why),
-                 "pgtandem: the statement waited %.0f s for a paused service (pause_timeout) "
-                 "and was not run; the service is still paused, retry later",
-                 now - s->ctl.held_since);
-        session_control_timeout(s, why);
+        char why[400];
+        if (s->ctl.held_fence)
+            snprintf(why, sizeof(why),
+                     "pgtandem: the statement waited %.0f s (pause_timeout) for transactions "
+                     "begun before the flip of service %s's primary or writes to end (the flip "
+                     "fence), and was not run; retry later (SHOW SERVICES: open_transactions)",
+                     now - s->ctl.held_since, fenced_name(s));
+        else
+            snprintf(why, sizeof(why),
+                     "pgtandem: the statement waited %.0f s for a paused service (pause_timeout) "
+                     "and was not run; the service is still paused, retry later",
+                     now - s->ctl.held_since);
+        session_control_timeout(s, s->ctl.held_fence ? "55P03" : "57014", why);
     }
-    if (!control_any_paused(px))
+    if (px->control->n_fences && lift_fences(px))
+        kick_sessions(px, true);
+    if (!control_any_paused(px) && !px->control->n_fences)
         ev_timer_stop(loop, w);
 }
 
@@ -277,6 +376,7 @@ static bool swap_in(proxy *px, config *fresh, const char *origin, char *err, siz
         else
             i++;
     log_changes(old, fresh);
+    fence_flips(px, old, fresh);
     if (fresh->state_dropped)
         log_info("%s: %zu console setting(s) in %s dropped: the config file changed those "
                  "services since", origin, fresh->state_dropped, fresh->state_path);
@@ -285,6 +385,11 @@ static bool swap_in(proxy *px, config *fresh, const char *origin, char *err, siz
     config_unref(old);
     log_info("%s: configuration %s loaded (%zu services); sessions switch at their next "
              "transaction boundary", origin, fresh->path, fresh->n_services);
+    if (c->n_fences) {
+        lift_fences(px); /* none of the old order open: nobody need wait */
+        if (c->n_fences)
+            ev_timer_again(px->loop, &c->tick);
+    }
     kick_sessions(px, false);
     return true;
 }
@@ -428,7 +533,7 @@ bool control_init(proxy *px)
     if (!px->control)
         return false;
     ev_init(&px->control->tick, tick_cb);
-    px->control->tick.repeat = 0.25;
+    px->control->tick.repeat = 0.05; /* a fence lifts within this of its last transaction */
     px->control->tick.data = px;
     ev_set_cb(&px->sig_hup, hup_cb);
     return true;

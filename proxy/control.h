@@ -40,6 +40,9 @@ bool control_acknowledge(proxy *px, const char *name, char *msg, size_t msg_len)
 
 bool control_is_paused(const proxy *px, const char *name);
 bool control_any_paused(const proxy *px);
+/* A flip of the named service's primary or writes waits for transactions of
+ * the old order to end (see control.c fence_flips). */
+bool control_is_fenced(const proxy *px, const char *name);
 /* Seconds since the service was paused; 0 when it is not. */
 double control_paused_for(const proxy *px, const char *name);
 /* Divergences of service idx (of px->cfg) not resolved (see README). */

@@ -22,6 +22,20 @@ int net_socket_nonblocking(int family)
     return fd;
 }
 
+void net_keepalive(int fd)
+{
+    /* loopback or a LAN: a peer that stops answering is dead after ~11 s */
+    int on = 1, idle = NET_KEEPALIVE_IDLE, intvl = NET_KEEPALIVE_INTERVAL,
+        cnt = NET_KEEPALIVE_COUNT;
+    unsigned int user_ms = (unsigned int)(idle + intvl * cnt) * 1000u;
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+    /* data sent and not acknowledged for as long ends the connection too */
+    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_ms, sizeof(user_ms));
+}
+
 void net_format_addr(const struct sockaddr *sa, char *out, size_t out_len)
 {
     char host[INET6_ADDRSTRLEN] = "?";

@@ -362,8 +362,10 @@ msg_result ext_dual_primary_done(session *s, const msg *m)
         return MSG_WAIT;
     if (!ext_send_internal(s, op->second, "SELECT pg_catalog.set_config('pgtandem.mirror', 'on', true)",
                        REPLY_SWALLOW) ||
+        !ext_send_internal(s, op->second, rs_mirror_lock_timeout_on(s), REPLY_SWALLOW) ||
         !(run ? ext_send(s, op->second, run->data, run->len, REPLY_CAPTURE)
               : ext_send(s, op->second, m->whole, m->len, REPLY_CAPTURE)) ||
+        !ext_send_internal(s, op->second, RS_MIRROR_LOCK_TIMEOUT_OFF, REPLY_SWALLOW) ||
         !ext_send_internal(s, op->second,
                        "SELECT pg_catalog.set_config('pgtandem.mirror', 'off', true)",
                        REPLY_SWALLOW) ||

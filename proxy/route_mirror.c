@@ -29,15 +29,34 @@ static const char *noun(const route_op *op)
 
 void rs_mirror_guards(const session *s, const char **pre, const char **post)
 {
+    static char pre_buf[320], post_buf[256];
     const route_op *op = s->op;
     /* under continue, inside the client's transaction, a savepoint lets a
      * failed mirror cost the secondary only this write */
     bool guarded = !op->wrapped && s->cfg->on_mirror_failure == MIRROR_CONTINUE;
-    *pre = op->wrapped ? "BEGIN; SET LOCAL pgtandem.mirror = on"
-           : guarded   ? "SAVEPOINT pgtandem_continue; SET LOCAL pgtandem.mirror = on"
-                       : "SET LOCAL pgtandem.mirror = on";
-    *post = guarded ? "SET LOCAL pgtandem.mirror = off; RELEASE SAVEPOINT pgtandem_continue"
-                    : "SET LOCAL pgtandem.mirror = off";
+    snprintf(pre_buf, sizeof(pre_buf), "%s; %s",
+             op->wrapped ? "BEGIN; SET LOCAL pgtandem.mirror = on"
+             : guarded   ? "SAVEPOINT pgtandem_continue; SET LOCAL pgtandem.mirror = on"
+                         : "SET LOCAL pgtandem.mirror = on",
+             rs_mirror_lock_timeout_on(s));
+    snprintf(post_buf, sizeof(post_buf), "%s; %s", RS_MIRROR_LOCK_TIMEOUT_OFF,
+             guarded ? "SET LOCAL pgtandem.mirror = off; RELEASE SAVEPOINT pgtandem_continue"
+                     : "SET LOCAL pgtandem.mirror = off");
+    *pre = pre_buf;
+    *post = post_buf;
+}
+
+const char *rs_mirror_lock_timeout_on(const session *s)
+{
+    /* the secondary's lock waits end by themselves at mirror_timeout; the
+     * client's own lock_timeout comes back after the mirrored statement */
+    static char sql[200];
+    snprintf(sql, sizeof(sql),
+             "SELECT pg_catalog.set_config('pgtandem.lock_timeout', "
+             "pg_catalog.current_setting('lock_timeout'), true), "
+             "pg_catalog.set_config('lock_timeout', '%ldms', true)",
+             (long)(s->cfg->mirror_timeout * 1000.0));
+    return sql;
 }
 
 void rs_mirror_nothing(session *s)

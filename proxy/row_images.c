@@ -262,6 +262,9 @@ bool row_images_build(const catalog_table *t, classify_dml dml, const uint8_t *r
                 pg_buf_init(&sql);
                 ok = build_sql(t, dml, sh, &sql);
                 pg_buf_put_byte(&sql, 0);
+                /* an apply that failed midway (a cancel, a lock timeout) skipped its
+                 * closing Close; closing a missing name is no error */
+                pg_buf_close(apply, 'S', APPLY_NAME);
                 pg_buf_parse(apply, APPLY_NAME, (const char *)sql.data);
                 ok = ok && !sql.failed;
                 pg_buf_free(&sql);

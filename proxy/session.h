@@ -161,5 +161,7 @@ void session_route_backend_lost(session *s, backend *b, const char *why);
 /* called by backend.c */
 void session_backend_ready(session *s, backend *b);
 void session_backend_failed(session *s, backend *b, const char *sqlstate, const char *why);
+/* b's mirror deadline passed (mirror_deadline.c) */
+void session_backend_timed_out(session *s, backend *b);
 
 #endif

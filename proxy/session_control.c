@@ -177,6 +177,48 @@ static bool quiet(session *s)
            !s->op->x.window_failed && rs_all_idle(s);
 }
 
+static uint64_t bit(size_t i)
+{
+    return (uint64_t)1 << i;
+}
+
+/* Whether service i of the session's snapshot is mirrored in the order the
+ * running snapshot gives it (same primary and writes); a service gone from
+ * the running snapshot has no order to keep. */
+static bool same_order(const session *s, size_t i)
+{
+    const service_config *a = &s->cfg->services[i];
+    int j = config_service_index(s->px->cfg, a->name);
+    if (j < 0)
+        return true;
+    const service_config *b = &s->px->cfg->services[j];
+    return a->writes == b->writes && a->primary == b->primary;
+}
+
+/* The services of `fresh` (new to the open transaction) the request must
+ * wait for: paused ones, and fenced ones for a session on the new order (a
+ * session still on the old order joins the transactions the fence waits
+ * for). *refuse: a service whose fence has lifted while this transaction,
+ * begun under the old order, had not touched it yet. */
+static uint64_t must_wait(session *s, uint64_t fresh, bool *fence, int *refuse)
+{
+    uint64_t blocked = fresh & paused_mask(s);
+    *fence = false;
+    *refuse = -1;
+    for (size_t i = 0; fresh && i < s->cfg->n_services; i++) {
+        if (!(fresh & bit(i)))
+            continue;
+        bool fenced = control_is_fenced(s->px, s->cfg->services[i].name);
+        if (same_order(s, i) && fenced) {
+            blocked |= bit(i);
+            *fence = true;
+        } else if (!same_order(s, i) && !fenced) {
+            *refuse = (int)i;
+        }
+    }
+    return blocked;
+}
+
 bool session_control_boundary(session *s)
 {
     session_ctl *c = &s->ctl;
@@ -200,22 +242,39 @@ bool session_control_boundary(session *s)
                                           !session_adopt_reprepare(s)))
             return false;
     }
-    bool pausing = control_any_paused(s->px);
+    /* what every request concerns is followed, so that a flip's fence waits only
+     * for the transactions that concern the flipped service (control.c) */
     uint64_t mask = 0;
     bool work = false;
-    if (pausing) {
-        if (!peek_request(s, &mask, &work))
-            return true; /* nothing whole yet */
-        uint64_t blocked = mask & paused_mask(s) & ~c->tx_touched;
-        if (blocked) {
-            if (!c->held) {
-                c->held = true;
-                c->held_since = control_now();
-                log_debug("session %llu: waits for a paused service", (unsigned long long)s->id);
-            }
-            c->held_mask = blocked;
-            return false;
+    if (!peek_request(s, &mask, &work))
+        return true; /* nothing whole yet */
+    uint64_t fresh = mask & ~c->tx_touched;
+    bool fence = false;
+    int refuse = -1;
+    uint64_t blocked = fresh ? must_wait(s, fresh, &fence, &refuse) : 0;
+    if (blocked) {
+        if (!c->held) {
+            c->held = true;
+            c->held_since = control_now();
+            log_debug("session %llu: waits for %s", (unsigned long long)s->id,
+                      fence ? "a flip's fence" : "a paused service");
         }
+        c->held_mask = blocked;
+        c->held_fence = fence;
+        return false;
+    }
+    if (refuse >= 0 && !c->tx_did_work && !s->tx_poisoned)
+        return false; /* it takes the new snapshot once its backends are quiet */
+    if (refuse >= 0) {
+        char why[300];
+        snprintf(why, sizeof(why),
+                 "pgtandem: the primary or writes of service %s changed after this transaction "
+                 "began, and every transaction of the old order has ended: it can't touch %s "
+                 "now; roll back and retry", s->cfg->services[refuse].name,
+                 s->cfg->services[refuse].name);
+        c->held = false;
+        refuse_request(s, "40001", why);
+        return session_control_boundary(s);
     }
     if (c->held) {
         c->held = false;
@@ -228,25 +287,33 @@ bool session_control_boundary(session *s)
             return session_control_boundary(s);
         }
     }
-    if (!pausing) {
-        /* what a request concerns matters only while a service is paused: otherwise
-         * nothing is looked at (no cost), and a transaction that was not watched from
-         * its start counts as touching everything (above) */
-        c->tx_known = false;
-        return true;
-    }
     c->tx_touched |= mask;
     c->tx_did_work = c->tx_did_work || work;
     return true;
 }
 
-void session_control_timeout(session *s, const char *why)
+bool session_control_old_order(const session *s, const char *name)
+{
+    int i = config_service_index(s->cfg, name);
+    if (i < 0 || same_order(s, (size_t)i) || !(s->ctl.tx_touched & bit((size_t)i)))
+        return false;
+    /* an open transaction, or a request (an autocommit write) in flight */
+    return s->tx_status != PG_TX_IDLE || s->ctl.window_open ||
+           (s->op && s->op->kind != OP_NONE);
+}
+
+void session_control_timeout(session *s, const char *sqlstate, const char *why)
 {
     s->processing = true;
     s->ctl.held = false;
-    refuse_request(s, "57014", why);
-    log_info("session %llu: a request waited too long for a paused service",
-             (unsigned long long)s->id);
+    if (!session_route_op_ensure(s)) { /* closed it */
+        s->processing = false;
+        session_release_if_closed(s);
+        return;
+    }
+    refuse_request(s, sqlstate, why);
+    log_info("session %llu: a request waited too long for %s", (unsigned long long)s->id,
+             s->ctl.held_fence ? "a flip's fence" : "a paused service");
     rs_pump(s);
     s->processing = false;
     session_release_if_closed(s);
@@ -255,7 +322,10 @@ void session_control_timeout(session *s, const char *why)
 void session_control_kick(session *s)
 {
     s->processing = true;
-    rs_pump(s);
+    /* an idle session may have no route state: it never sent anything, or the
+     * idle sweep took it (session.c); the sweep takes it again later */
+    if (session_route_op_ensure(s))
+        rs_pump(s);
     s->processing = false;
     session_release_if_closed(s);
 }

@@ -2,7 +2,8 @@
  * snapshot only at a transaction boundary (never inside a transaction that
  * has done work, with an extended-protocol window open or a request in
  * flight), following services by name, and it holds a request that
- * concerns a paused service. */
+ * concerns a paused service, or a fenced one (a flip of its primary or
+ * writes, control.c) while transactions of the old order are open. */
 #ifndef PGT_SESSION_CONTROL_H
 #define PGT_SESSION_CONTROL_H
 
@@ -21,7 +22,8 @@ typedef struct session_ctl {
     bool window_open;     /* extended messages went to legacy without a Sync */
     bool held;            /* the next request waits for a paused service */
     double held_since;
-    uint64_t held_mask;   /* the paused services it waits for */
+    uint64_t held_mask;   /* the paused (or fenced) services it waits for */
+    bool held_fence;      /* it waits for a flip's fence, not only for a pause */
     char **reprepare;     /* statements to prepare again on a new primary */
     size_t n_reprepare;
     struct ext_stmt *reprepare_unit;
@@ -37,7 +39,11 @@ bool session_control_boundary(session *s);
  * RESUME); the session may be freed by it. */
 void session_control_kick(session *s);
 /* A held request has waited longer than pause_timeout: refuse it. */
-void session_control_timeout(session *s, const char *why);
+void session_control_timeout(session *s, const char *sqlstate, const char *why);
+/* Whether the session has a transaction (or a request in flight) that
+ * concerns the named service and began under another primary or writes than
+ * the running snapshot gives it: what a flip's fence waits for. */
+bool session_control_old_order(const session *s, const char *name);
 /* For SHOW SERVICES: whether the session's open transaction concerns the
  * named service, and whether its next request waits for it. */
 bool session_control_touches(const session *s, const char *name);

@@ -690,6 +690,7 @@ void rs_pump(session *s)
         if (op->kind == OP_NONE && s->client.in.len == before)
             break; /* nothing whole to take */
     }
+    rs_mirror_watch(s); /* a wait on a secondary is bounded */
     if (!stream_flush(&s->client)) {
         session_close(s, NULL, "client connection lost");
         return;

@@ -65,8 +65,14 @@ enum rs_mirror_step {
 };
 /* Sends one of pgtandem's own statements and moves the request to `step`. */
 void rs_send_then(session *s, backend *b, const char *sql, int step);
-/* The statements around the secondary's copy of the write. */
+/* The statements around the secondary's copy of the write (static buffers:
+ * valid until the next call). */
 void rs_mirror_guards(const session *s, const char **pre, const char **post);
+/* lock_timeout = mirror_timeout for a mirrored statement, and back */
+const char *rs_mirror_lock_timeout_on(const session *s);
+#define RS_MIRROR_LOCK_TIMEOUT_OFF                                                                \
+    "SELECT pg_catalog.set_config('lock_timeout', "                                             \
+    "pg_catalog.current_setting('pgtandem.lock_timeout'), true)"
 /* The primary changed no row: nothing to mirror, commit its wrap. */
 void rs_mirror_nothing(session *s);
 /* The secondary has answered: compare, apply the policy, start the commit. */
@@ -86,5 +92,8 @@ bool rs_split_hides(uint8_t type);
 
 /* runs the current request as far as it goes, then takes the next */
 void rs_pump(session *s);
+/* arms the deadline of each secondary the request waits for, disarms the
+ * others (mirror_deadline.c) */
+void rs_mirror_watch(session *s);
 
 #endif

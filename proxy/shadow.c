@@ -13,6 +13,7 @@
 
 #include "proxy/config.h"
 #include "proxy/log.h"
+#include "proxy/net.h"
 #include "proxy/proxy.h"
 #include "proxy/service_stats.h"
 #include "proxy/shadow_digest.h"
@@ -410,8 +411,10 @@ static shadow_conn *conn_open(shadow_pool *p, const char *conninfo)
         free(c);
         return NULL;
     }
-    const char *keys[] = {"dbname", "application_name", "gssencmode", "connect_timeout", NULL};
-    const char *vals[] = {conninfo, "pgtandem shadow reads", "disable", "5", NULL};
+    const char *keys[] = {"dbname", "application_name", "gssencmode", "connect_timeout",
+                          NET_LIBPQ_KEEPALIVE_KEYS, NULL};
+    const char *vals[] = {conninfo, "pgtandem shadow reads", "disable", "5",
+                          NET_LIBPQ_KEEPALIVE_VALUES, NULL};
     c->pool = p;
     c->io_fd = -1;
     c->pg = PQconnectStartParams(keys, vals, 1);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "proxy/log.h"
+#include "proxy/net.h"
 #include "proxy/proxy.h"
 #include "proxy/two_phase.h"
 
@@ -18,9 +19,9 @@ static PGconn *connect_to(const backend_target *t)
     char port[16];
     snprintf(port, sizeof(port), "%d", t->port);
     const char *keys[] = {"host", "port", "dbname", "user", "password", "connect_timeout",
-                          "application_name", NULL};
+                          "application_name", NET_LIBPQ_KEEPALIVE_KEYS, NULL};
     const char *vals[] = {t->host, port, t->dbname, t->user, t->password, "10",
-                          "pgtandem-two-phase", NULL};
+                          "pgtandem-two-phase", NET_LIBPQ_KEEPALIVE_VALUES, NULL};
     return PQconnectdbParams(keys, vals, 0);
 }
 

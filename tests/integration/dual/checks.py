@@ -686,9 +686,10 @@ def _lock_order(ctx, rid, first, second):
              % (second, bg.result, err_text(bg.error)))
         need(locked_first, "while the UPDATE waits on %s, %s holds no lock on the row: %s did not run"
              " first" % (second, first, first))
-        waiting = ctx.one(second, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                          " AND datname = current_database()")[0]
-        need(waiting >= 1, "nothing waits for a lock on %s" % second)
+        # the mirrored UPDATE reaches the second side just after pgtandem's own statements
+        waiting = poll(lambda: ctx.one(second, "SELECT count(*) FROM pg_stat_activity WHERE"
+                                       " wait_event_type = 'Lock' AND datname = current_database()")[0], 3.0)
+        need(waiting, "nothing waits for a lock on %s" % second)
         seen = ctx.one(first, "SELECT alt_text FROM product_images WHERE id = %d" % rid)[0]
         need(seen != marker, "%s shows the write as committed before %s ran it" % (first, second))
     finally:
@@ -1205,6 +1206,7 @@ import checks_copy  # noqa: E402,F401
 import checks_shadow  # noqa: E402,F401
 import checks_cancel  # noqa: E402,F401
 import checks_hidden_writes  # noqa: E402,F401
+import checks_mirror_timeout  # noqa: E402,F401
 
 
 # ---------------------------------------------------------------------------

@@ -753,6 +753,11 @@ def state_survives_restart(ctx):
     return "writes=dual reads=shadow kept across the restart; a later config edit wins"
 
 
+# checks_flip.py's checks share this module's helpers and results
+sys.modules.setdefault("checks_control", sys.modules[__name__])
+import checks_flip  # noqa: E402
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("phase", choices=["main", "restart"])
@@ -771,7 +776,7 @@ def main():
                   walk_by_config_and_sighup, walk_by_console, unsafe_moves_refused,
                   reload_reorders_drops_and_reconnects,
                   pause_flip_resume_no_mixed_transaction, held_transaction_that_did_work_gets_40001,
-                  pause_timeout_errors_then_pause_stays,
+                  pause_timeout_errors_then_pause_stays] + checks_flip.CHECKS + [
                   state_file_written]
     else:
         checks = [state_survives_restart]
