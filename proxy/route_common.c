@@ -274,21 +274,37 @@ void rs_drop_lost(session *s)
     }
 }
 
-void rs_op_done(session *s)
+/* What one request holds. */
+static void op_free_request(route_op *op)
 {
-    route_op *op = s->op;
-    stats_request_done(s);
     classify_result_free(op->cls);
     pg_buf_free(&op->request);
     pg_buf_free(&op->apply);
     free(op->rewritten);
     free(op->tpc);
     rs_copy_free(op);
+    ext_stmt_unref(op->unit);
+}
+
+void session_route_op_free(session *s)
+{
+    if (!s->op)
+        return;
+    op_free_request(s->op); /* a session may end in the middle of a request (a COPY) */
+    ext_registry_free(&s->op->x.reg);
+    free(s->op);
+    s->op = NULL;
+}
+
+void rs_op_done(session *s)
+{
+    route_op *op = s->op;
+    stats_request_done(s);
+    op_free_request(op);
     for (size_t i = 0; i < s->cfg->n_services; i++)
         if (s->services[i])
             pg_buf_reset(&s->services[i]->captured);
     pg_buf_reset(&s->legacy->captured);
-    ext_stmt_unref(op->unit);
     rs_drop_lost(s);
     route_ext_state keep = op->x;
     memset(op, 0, sizeof(*op));
