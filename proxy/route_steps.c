@@ -70,6 +70,22 @@ void rs_step_all(session *s)
         rs_track_session_state(s, st, sql, s->legacy->rx->capture_outcome.tx_status);
         rs_note_prepared(s, st, op->cls);
     }
+    backend *bad;
+    if (rs_savepoint_outcome(s, st, true, &bad)) {
+        const backend_outcome *o = &bad->rx->capture_outcome;
+        char m[700];
+        snprintf(m, sizeof(m),
+                 "pgtandem: %s ran on legacy but failed on the database of service %s (%s); the "
+                 "transaction is aborted: roll back, or roll back to an earlier savepoint",
+                 st->tx == CLASSIFY_TX_SAVEPOINT ? "SAVEPOINT"
+                 : st->tx == CLASSIFY_TX_RELEASE ? "RELEASE SAVEPOINT"
+                                                 : "ROLLBACK TO SAVEPOINT",
+                 s->cfg->services[bad->service].name, o->message);
+        pg_buf_reset(&s->legacy->captured);
+        rs_reply_error(s, o->sqlstate[0] ? o->sqlstate : "XX000", m, PG_TX_FAILED);
+        rs_op_done(s);
+        return;
+    }
     rs_deliver_captured(s, s->legacy, s->legacy->rx->capture_outcome.tx_status);
     rs_op_done(s);
 }

@@ -46,12 +46,15 @@ static void reject(session *s, const char *sqlstate, const char *msg)
     rs_reply_error(s, sqlstate, msg, in_tx ? PG_TX_FAILED : PG_TX_IDLE);
 }
 
-/* In a transaction pgtandem aborted, only the end of it is accepted. */
-static bool poisoned_request(session *s, const classify_stmt *st)
+/* In an aborted transaction (an error on any backend, or pgtandem's), only
+ * its end and ROLLBACK TO SAVEPOINT are taken, wherever the statement would
+ * go: a backend that did not fail must not run it. False when the request is
+ * taken (ROLLBACK TO is routed as usual). */
+static bool aborted_request(session *s, const classify_stmt *st)
 {
-    if (st->kind == CLASSIFY_TX_CONTROL &&
-        (st->tx == CLASSIFY_TX_COMMIT || st->tx == CLASSIFY_TX_ROLLBACK)) {
-        s->op->kind = OP_COMMIT; /* rolls back everywhere, answers ROLLBACK */
+    if (rs_aborted_takes(s, st)) {
+        if (st->tx != CLASSIFY_TX_ROLLBACK_TO)
+            s->op->kind = OP_COMMIT; /* rolls back everywhere, answers ROLLBACK */
         return false;
     }
     rs_reply_error(s, "25P02", rs_aborted_text(s), PG_TX_FAILED);
@@ -249,10 +252,13 @@ static void start_query(session *s, const uint8_t *msg, size_t len)
     pg_buf_init(&op->request);
     pg_buf_put(&op->request, msg, len);
     const classify_stmt *st = &op->cls->stmts[0];
-    if (s->tx_poisoned) {
-        if (poisoned_request(s, st))
+    if (rs_tx_aborted(s)) {
+        if (aborted_request(s, st)) {
             rs_op_done(s);
-        return;
+            return;
+        }
+        if (op->kind == OP_COMMIT)
+            return;
     }
     route_decide(s->cfg->routes, st, &op->dec);
     if (op->cls->n_stmts == 1)
@@ -425,7 +431,7 @@ static void fast_parses_free(fast_parses *f)
 static bool batch_for_legacy(session *s, const uint8_t *p, size_t len, fast_parses *out)
 {
     const route_ext_state *x = &s->op->x;
-    if (x->touched || x->window_failed || s->tx_poisoned)
+    if (x->touched || x->window_failed || rs_tx_aborted(s))
         return false;
     size_t pos = 0;
     while (pos < len) {
