@@ -28,7 +28,9 @@ void rs_step_single(session *s)
             return;
         }
         op->step = 1;
-        rs_flush_to(s, op->first);
+        if (rs_flush_to(s, op->first))
+            /* a COPY's data may have come with it, before the server asked */
+            (void)rs_pass_copy_input(s);
         return;
     }
     if (!backend_idle(op->first))

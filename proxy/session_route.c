@@ -678,14 +678,9 @@ void rs_pump(session *s)
         stream_resume_read(&s->client);
 }
 
-void session_route_client_input(session *s)
+bool rs_pass_copy_input(session *s)
 {
-    /* COPY data from the client belongs to the request in flight */
     route_op *op = s->op;
-    if (op->kind == OP_COPY_DUAL) { /* kept for the secondary too: route_copy.c */
-        rs_copy_client_input(s);
-        return;
-    }
     backend *copy_to = op->kind == OP_SINGLE && op->step == 1 ? op->first
                        : op->kind == OP_EXT                   ? op->x.copy_to
                                                               : NULL;
@@ -712,12 +707,23 @@ void session_route_client_input(session *s)
             pg_buf_put(&copy_to->s.out, in->data, pos);
             pg_buf_consume(in, pos);
             if (!rs_flush_to(s, copy_to))
-                return;
+                return false;
             if (stream_pending(&copy_to->s) > STREAM_HIGH_WATER)
                 stream_pause_read(&s->client);
         }
     }
-    rs_pump(s);
+    return s->state == SESSION_READY;
+}
+
+void session_route_client_input(session *s)
+{
+    /* COPY data from the client belongs to the request in flight */
+    if (s->op->kind == OP_COPY_DUAL) { /* kept for the secondary too: route_copy.c */
+        rs_copy_client_input(s);
+        return;
+    }
+    if (rs_pass_copy_input(s))
+        rs_pump(s);
 }
 
 /* ------------------------------------------------------- backend replies */

@@ -99,6 +99,9 @@ void rs_fast_batch_done(session *s);
 /* replies of a split simple query that a simple-protocol client must not see */
 bool rs_split_hides(uint8_t type);
 
+/* The client's COPY messages go to the backend running its COPY (a request
+ * on one backend, or an extended batch's); false when the session closed. */
+bool rs_pass_copy_input(session *s);
 /* runs the current request as far as it goes, then takes the next */
 void rs_pump(session *s);
 

@@ -283,3 +283,31 @@ def raw_copy_client_vanishes(ctx):
     finally:
         cleanup(ctx)
     return "nothing kept on either side; legacy's COPY ended"
+
+
+@check(*GROUPS)
+def copy_data_sent_with_the_query_one_backend(ctx):
+    """The same early data for a COPY that runs on one backend only (a temporary table, on
+    legacy): raw, then asyncpg's copy_records_to_table."""
+    pgraw, c = _raw(ctx)
+    try:
+        c.query("CREATE TEMP TABLE copy_first_tmp (a int, b text)")
+        c.send(pgraw.msg(b"Q", pgraw.cstr("COPY copy_first_tmp FROM STDIN")) +
+               pgraw.msg(b"d", b"1\tx\n2\ty\n") + pgraw.msg(b"c"))
+        try:
+            got = c.read_until_ready(COPY_TIMEOUT)
+        except pgraw.Timeout:
+            raise Fail("raw: no answer within %d s (legacy is left waiting in COPY FROM STDIN)"
+                       % COPY_TIMEOUT)
+        need([m[0] for m in got] == [b"G", b"C", b"Z"] and got[1][1] == b"COPY 2\0",
+             "raw: replies %r" % got)
+    finally:
+        c.close()
+
+    async def go(conn):
+        await conn.execute("CREATE TEMP TABLE copy_first_tmp (a int, b text)")
+        tag = await conn.copy_records_to_table("copy_first_tmp", records=[(i, "r%d" % i) for i in range(50)])
+        return tag, await conn.fetchval("SELECT count(*) FROM copy_first_tmp")
+    got = asyncpg_fresh(ctx, go)
+    need(got == ("COPY 50", 50), "asyncpg: %r" % (got,))
+    return "COPY 2 (raw) and COPY 50 (asyncpg) into a temporary table on legacy"
