@@ -11,7 +11,8 @@ error and rolls back to the savepoint; under `continue` it gets none and the wri
 the primary until the client's own ROLLBACK TO undoes it on both), a read error on legacy or
 on a service backend (reads_service, primary_service), nested savepoints, RELEASE (rolling
 back to a released savepoint fails as in PostgreSQL), a backend that joined after the
-savepoint was taken. Clients: psycopg 3 simple queries, psql text, asyncpg nested
+savepoint was taken; most checks run in groups dual, continue, reads_service, primary_service
+and two_phase. Clients: psycopg 3 simple queries, psql text, asyncpg nested
 `transaction()` (extended protocol), SQLAlchemy `begin_nested()` (psycopg2), psycopg 3
 nested `transaction()` with parameters (extended). Ids -960000 and below, one thousand per
 group; wishlists 1940-1944 with products 4500-4999. Registered into checks.py's list
@@ -27,7 +28,7 @@ from checks import TS, Fail, check, err_text, need, run_sql
 
 INDEX = {"dual": 0, "continue": 1, "reads_service": 2, "primary_service": 3, "two_phase": 4}
 PSQL = "/usr/lib/postgresql/15/bin/psql"
-MAIN = ("dual", "continue", "primary_service")
+MAIN = ("dual", "continue", "primary_service", "reads_service", "two_phase")
 
 
 def base(ctx, offset):
@@ -396,7 +397,8 @@ with Session(eng) as s:
             s.execute(text("DELETE FROM wishlist_items WHERE id = :i"), {"i": b - 2})
         with s.begin_nested():
             s.execute(ins, row(b - 3))
-        out.append(s.execute(text("SELECT count(*) FROM wishlist_items WHERE id BETWEEN :lo AND :hi"),
+        out.append(s.execute(text("SELECT count(*) FROM wishlist_items WHERE id BETWEEN :lo AND :hi"
+                                  " AND note = 'sp sqlalchemy'"),
                              {"lo": b - 9, "hi": b}).scalar())
 print(" ".join(str(x) for x in out))
 '''
