@@ -233,8 +233,10 @@ bool rs_copy_in_response(session *s, backend *b, const uint8_t *msg, size_t len)
     pg_buf_put(&s->client.out, msg, len);
     op->copy->receiving = true;
     /* a client may send its data without waiting for this (asyncpg does):
-     * what came before it is waiting in the client's buffer */
-    (void)take_client_data(s);
+     * what came before it is waiting in the client's buffer, which may have
+     * filled up and stopped reading from the client */
+    if (take_client_data(s) && s->client.in.len <= STREAM_HIGH_WATER)
+        stream_resume_read(&s->client);
     return true;
 }
 

@@ -8,7 +8,7 @@ timeout: into wishlist_items with its serial id, priority default and now() left
 database (staged, row images), with every column given positionally (no columns=) and by a
 full columns= list (plain COPY), into campaign_promo_codes (every column given), and psycopg
 3's cursor.copy() binary. Both sides must hold the same rows. Ids -950000 and below, one
-thousand per group; wishlists 1950-1959, products 4500-4999 (no other check uses them).
+thousand per group (-970000 and below, five thousand per group, for the large one); wishlists 1950-1959, products 4500-4999 (no other check uses them).
 Registered into checks.py's list (imported from there)."""
 
 import asyncio
@@ -311,3 +311,62 @@ def copy_data_sent_with_the_query_one_backend(ctx):
     got = asyncpg_fresh(ctx, go)
     need(got == ("COPY 50", 50), "asyncpg: %r" % (got,))
     return "COPY 2 (raw) and COPY 50 (asyncpg) into a temporary table on legacy"
+
+
+@check(*GROUPS, timeout=60)
+def raw_copy_early_data_past_high_water(ctx):
+    """Early data beyond pgtandem's input high-water mark (256 KiB) before the CopyInResponse,
+    in 8 KiB CopyData messages, sent with the query in one go: about 900 KiB into
+    wishlist_items (under copy_buffer_limit, 1 MiB in run.sh) and 3 MiB into a temporary
+    table on legacy alone. (asyncpg sends 512 KiB CopyData messages: a single client message
+    beyond the high-water mark is another matter, not covered here.)"""
+    wl = 1955 + INDEX[ctx.group]
+    mark = note_of(ctx, "early")
+    taken = {r[0] for r in ctx.q("legacy", "SELECT product_id FROM wishlist_items WHERE wishlist_id = %s",
+                                 (wl,))}
+    products = [p for p in range(1, 4500) if p not in taken][:3500]
+    lines = ["%d\t%d\t%d\t%s %d %s\t1\t2025-01-01 00:00:00+00\n"
+             % (-970000 - 5000 * INDEX[ctx.group] - i, wl, p, mark, i, "x" * 200) for i, p in enumerate(products)]
+    data = "".join(lines).encode()
+    need(len(data) < 1024 * 1024, "test data %d bytes: over copy_buffer_limit" % len(data))
+
+    def send_copy(sql, payload, setup=None):
+        """The COPY and all its data in one write, on a new session; (reply kinds, tag)."""
+        pgraw, c = _raw(ctx)
+        try:
+            if setup:
+                c.query(setup)
+            out = pgraw.msg(b"Q", pgraw.cstr(sql))
+            for i in range(0, len(payload), 8192):
+                out += pgraw.msg(b"d", payload[i:i + 8192])
+            c.send(out + pgraw.msg(b"c"))
+            try:
+                got = c.read_until_ready(COPY_TIMEOUT)
+            except pgraw.Timeout:
+                raise Fail("%s: no answer within %d s" % (sql, COPY_TIMEOUT))
+            return [m[0] for m in got], got[-2][1]
+        finally:
+            c.close()
+
+    def clean():
+        for db in ("legacy", "cart"):
+            ctx.direct(db).execute("DELETE FROM wishlist_items WHERE wishlist_id = %s AND note LIKE %s",
+                                   (wl, mark + " %"))
+    clean()
+    try:
+        kinds, tag = send_copy("COPY wishlist_items FROM STDIN", data)
+        need(kinds == [b"G", b"C", b"Z"] and tag == b"COPY %d\0" % len(lines),
+             "wishlist_items: replies %r, tag %r" % (kinds, tag))
+        sql = "SELECT * FROM wishlist_items WHERE wishlist_id = %s AND note LIKE %s ORDER BY id"
+        lrows, srows = ctx.q("legacy", sql, (wl, mark + " %")), ctx.q("cart", sql, (wl, mark + " %"))
+        need(len(lrows) == len(lines) and lrows == srows,
+             "legacy holds %d rows, cart_db %d, wanted %d identical" % (len(lrows), len(srows), len(lines)))
+    finally:
+        clean()
+    payload = "".join("%d\t%s\n" % (i, "y" * 1000) for i in range(3000)).encode()
+    kinds, tag = send_copy("COPY copy_first_big FROM STDIN", payload,
+                           setup="CREATE TEMP TABLE copy_first_big (a int, b text)")
+    need(kinds == [b"G", b"C", b"Z"] and tag == b"COPY 3000\0",
+         "temporary table: replies %r, tag %r" % (kinds, tag))
+    return "COPY %d (%d KiB) into wishlist_items, identical; COPY 3000 (3 MiB) on legacy" % (
+        len(lines), len(data) // 1024)
