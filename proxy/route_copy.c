@@ -148,7 +148,6 @@ void rs_copy_start(session *s, const classify_stmt *st)
 
 /* ------------------------------------------------------ the client's data */
 
-
 static bool is_copy_message(uint8_t type)
 {
     return type == PG_FE_COPY_DATA || type == PG_FE_COPY_DONE || type == PG_FE_COPY_FAIL;
