@@ -241,6 +241,49 @@ const char *rs_aborted_text(session *s)
     return text;
 }
 
+bool rs_tx_aborted(const session *s)
+{
+    return s->tx_poisoned || s->tx_status == PG_TX_FAILED;
+}
+
+bool rs_aborted_takes(const session *s, const classify_stmt *st)
+{
+    if (st->kind != CLASSIFY_TX_CONTROL)
+        return false;
+    if (st->tx == CLASSIFY_TX_COMMIT || st->tx == CLASSIFY_TX_ROLLBACK)
+        return true;
+    /* the lost backend's transaction is gone, savepoints and all */
+    return st->tx == CLASSIFY_TX_ROLLBACK_TO && s->op->x.lost_service == 0;
+}
+
+bool rs_savepoint_outcome(session *s, const classify_stmt *st, bool from_capture, backend **bad)
+{
+    *bad = NULL;
+    if (st->kind != CLASSIFY_TX_CONTROL ||
+        (st->tx != CLASSIFY_TX_SAVEPOINT && st->tx != CLASSIFY_TX_RELEASE &&
+         st->tx != CLASSIFY_TX_ROLLBACK_TO))
+        return false;
+    backend *list[CONFIG_MAX_SERVICES + 1];
+    size_t n = rs_participants(s, list);
+    const backend_outcome *l = from_capture ? &s->legacy->rx->capture_outcome : &s->legacy->rx->last;
+    if (l->error)
+        return false; /* the client hears legacy's error: aborted as on PostgreSQL */
+    for (size_t i = 1; i < n && !*bad; i++) {
+        if (list[i]->state == BACKEND_CLOSED)
+            continue; /* a lost backend is the loss's business (on_mirror_failure) */
+        const backend_outcome *o = from_capture ? &list[i]->rx->capture_outcome : &list[i]->rx->last;
+        if (o->error)
+            *bad = list[i];
+    }
+    if (*bad) {
+        s->tx_poisoned = true;
+        return true;
+    }
+    if (st->tx == CLASSIFY_TX_ROLLBACK_TO)
+        s->tx_poisoned = false; /* every backend is back at the savepoint */
+    return false;
+}
+
 void rs_reply_error(session *s, const char *sqlstate, const char *msg, uint8_t tx_status)
 {
     pg_buf_error(&s->client.out, false, sqlstate, msg);
@@ -274,21 +317,37 @@ void rs_drop_lost(session *s)
     }
 }
 
-void rs_op_done(session *s)
+/* What one request holds. */
+static void op_free_request(route_op *op)
 {
-    route_op *op = s->op;
-    stats_request_done(s);
     classify_result_free(op->cls);
     pg_buf_free(&op->request);
     pg_buf_free(&op->apply);
     free(op->rewritten);
     free(op->tpc);
     rs_copy_free(op);
+    ext_stmt_unref(op->unit);
+}
+
+void session_route_op_free(session *s)
+{
+    if (!s->op)
+        return;
+    op_free_request(s->op); /* a session may end in the middle of a request (a COPY) */
+    ext_registry_free(&s->op->x.reg);
+    free(s->op);
+    s->op = NULL;
+}
+
+void rs_op_done(session *s)
+{
+    route_op *op = s->op;
+    stats_request_done(s);
+    op_free_request(op);
     for (size_t i = 0; i < s->cfg->n_services; i++)
         if (s->services[i])
             pg_buf_reset(&s->services[i]->captured);
     pg_buf_reset(&s->legacy->captured);
-    ext_stmt_unref(op->unit);
     rs_drop_lost(s);
     route_ext_state keep = op->x;
     memset(op, 0, sizeof(*op));
@@ -347,6 +406,17 @@ void rs_note_prepared(session *s, const classify_stmt *st, const classify_result
     }
 }
 
+/* An entry of the open transaction's log. A transaction begun where pgtandem
+ * did not see it (an extended BEGIN on legacy alone) gets its BEGIN first, or
+ * a backend joining later would replay a savepoint outside any transaction
+ * and run the rest in autocommit. */
+static void tx_log_append(session *s, const char *sql, uint8_t after)
+{
+    if (!s->tx_log.len && after != PG_TX_IDLE)
+        log_append(&s->tx_log, "", "BEGIN");
+    log_append(&s->tx_log, "", sql);
+}
+
 /* Remembers what a backend that joins later must replay. */
 void rs_track_session_state(session *s, const classify_stmt *st, const char *sql,
                                 uint8_t after)
@@ -361,7 +431,7 @@ void rs_track_session_state(session *s, const classify_stmt *st, const char *sql
         case CLASSIFY_TX_SAVEPOINT:
         case CLASSIFY_TX_RELEASE:
         case CLASSIFY_TX_ROLLBACK_TO:
-            log_append(&s->tx_log, "", sql);
+            tx_log_append(s, sql, after);
             break;
         case CLASSIFY_TX_COMMIT:
             pg_buf_put(&s->session_log, s->tx_session_log.data, s->tx_session_log.len);
@@ -380,7 +450,7 @@ void rs_track_session_state(session *s, const classify_stmt *st, const char *sql
         st->name && strlen(st->name) < sizeof(key) - 4)
         snprintf(key, sizeof(key), "set:%s", st->name);
     if (st->set_local) {
-        log_append(&s->tx_log, "", sql);
+        tx_log_append(s, sql, after);
     } else if (after != PG_TX_IDLE) {
         log_append(&s->tx_session_log, key, sql); /* undone if the transaction rolls back */
     } else {

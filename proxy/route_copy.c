@@ -148,17 +148,6 @@ void rs_copy_start(session *s, const classify_stmt *st)
 
 /* ------------------------------------------------------ the client's data */
 
-bool rs_copy_in_response(session *s, backend *b, const uint8_t *msg, size_t len)
-{
-    route_op *op = s->op;
-    if (op->kind != OP_COPY_DUAL || b != op->first || op->step != COPY_PRIMARY ||
-        op->copy->receiving)
-        return false;
-    pg_buf_put(&s->client.out, msg, len);
-    op->copy->receiving = true;
-    return true;
-}
-
 static bool is_copy_message(uint8_t type)
 {
     return type == PG_FE_COPY_DATA || type == PG_FE_COPY_DONE || type == PG_FE_COPY_FAIL;
@@ -178,7 +167,9 @@ static void overflow(session *s, route_copy *c, pg_buf *to_primary)
     c->overflow = true;
 }
 
-void rs_copy_client_input(session *s)
+/* Moves the client's COPY messages that have arrived to the primary (and
+ * into the buffer for the secondary); false when the session closed. */
+static bool take_client_data(session *s)
 {
     route_op *op = s->op;
     route_copy *c = op->copy;
@@ -211,19 +202,41 @@ void rs_copy_client_input(session *s)
         pos += whole;
     }
     if (s->state != SESSION_READY)
-        return;
+        return false;
     if (c->data.failed || out->failed) {
         session_close(s, "53200", "out of memory");
-        return;
+        return false;
     }
     if (pos) {
         pg_buf_consume(in, pos);
         if (!rs_flush_to(s, op->first))
-            return;
+            return false;
         if (stream_pending(&op->first->s) > STREAM_HIGH_WATER)
             stream_pause_read(&s->client);
     }
-    rs_pump(s);
+    return s->state == SESSION_READY;
+}
+
+void rs_copy_client_input(session *s)
+{
+    if (take_client_data(s))
+        rs_pump(s);
+}
+
+bool rs_copy_in_response(session *s, backend *b, const uint8_t *msg, size_t len)
+{
+    route_op *op = s->op;
+    if (op->kind != OP_COPY_DUAL || b != op->first || op->step != COPY_PRIMARY ||
+        op->copy->receiving)
+        return false;
+    pg_buf_put(&s->client.out, msg, len);
+    op->copy->receiving = true;
+    /* a client may send its data without waiting for this (asyncpg does):
+     * what came before it is waiting in the client's buffer, which may have
+     * filled up and stopped reading from the client */
+    if (take_client_data(s) && s->client.in.len <= STREAM_HIGH_WATER)
+        stream_resume_read(&s->client);
+    return true;
 }
 
 /* ------------------------------------------------------------------ steps */

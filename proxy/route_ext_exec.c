@@ -74,6 +74,8 @@ static void after_session_command(session *s, const ext_stmt *st, bool ok)
             s->tx_status = PG_TX_IN_BLOCK;
         else if (c->tx == CLASSIFY_TX_COMMIT || c->tx == CLASSIFY_TX_ROLLBACK)
             s->tx_status = PG_TX_IDLE;
+        else if (c->tx == CLASSIFY_TX_ROLLBACK_TO && !s->tx_poisoned)
+            s->tx_status = PG_TX_IN_BLOCK; /* back at the savepoint, later statements run */
     }
     rs_track_session_state(s, c, st->sql, s->tx_status);
     rs_note_prepared(s, c, st->cls);
@@ -83,6 +85,12 @@ msg_result ext_exec_all_done(session *s)
 {
     if (!rs_all_idle(s))
         return MSG_WAIT;
+    const classify_stmt *c = &s->op->unit->cls->stmts[0];
+    backend *bad;
+    if (rs_savepoint_outcome(s, c, false, &bad))
+        /* the client already has legacy's answer: the next statement hears why */
+        divergence_record(s, bad->service, "savepoint command failed on one side only",
+                          c->fingerprint, "", &s->legacy->rx->last, &bad->rx->last);
     after_session_command(s, s->op->unit, !s->legacy->rx->last.error);
     return MSG_DONE;
 }
@@ -410,11 +418,12 @@ msg_result ext_dual_secondary_done(session *s)
                          (unsigned long long)q->rows, (unsigned long long)op->primary_rows);
             snprintf(text, sizeof(text),
                      "pgtandem: the write to %s could not be mirrored to the %s side of service "
-                     "%s (%s); it was rolled back on both databases",
+                     "%s (%s); %s",
                      rs_stmt_tables(c, tables, sizeof(tables)),
                      op->second->service < 0 ? "legacy" : "service",
                      s->cfg->services[st->dec.service].name,
-                     q->error ? q->message : st->images ? qdesc : q->tag);
+                     q->error ? q->message : st->images ? qdesc : q->tag,
+                     rs_mirror_undone(s->tx_status == PG_TX_IDLE));
             pg_buf_reset(&op->first->captured);
             ext_client_error(s, mirror_sqlstate(q), text);
             return MSG_DONE;
@@ -568,8 +577,9 @@ msg_result ext_sync_step(session *s)
     for (size_t i = n; i-- > 0;) /* legacy's status wins */
         if (x->touched & ext_bit_of(list[i]))
             status = list[i]->tx_status;
-    if (x->window_failed && status != PG_TX_IDLE) {
-        /* some backends may still be in a good transaction: end it everywhere */
+    if ((x->window_failed || s->tx_poisoned) && status != PG_TX_IDLE) {
+        /* some backends may still be in a good transaction: none of them may go
+         * on until ROLLBACK, or ROLLBACK TO SAVEPOINT on every backend */
         s->tx_poisoned = true;
         status = PG_TX_FAILED;
     }

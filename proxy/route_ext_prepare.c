@@ -36,8 +36,7 @@ static bool decide(session *s, ext_stmt *st, char *why, size_t why_len, const ch
         st->dec.service = -1;
         return true;
     }
-    if (s->tx_poisoned && !(c->kind == CLASSIFY_TX_CONTROL &&
-                            (c->tx == CLASSIFY_TX_COMMIT || c->tx == CLASSIFY_TX_ROLLBACK))) {
+    if (rs_tx_aborted(s) && !rs_aborted_takes(s, c)) {
         *sqlstate = "25P02";
         snprintf(why, why_len, "%s", rs_aborted_text(s));
         return false;

@@ -70,19 +70,31 @@ void rs_mirror_nothing(session *s)
     rs_send_then(s, op->first, "COMMIT", MIRROR_PRIMARY_COMMIT);
 }
 
-/* Wrapped: the pair's own transactions roll back; otherwise the client's,
- * on every backend, and it can't commit on both sides any more. */
+/* Wrapped: the pair's own transactions roll back. Otherwise the client's
+ * transaction is aborted, as a failed statement aborts it in PostgreSQL:
+ * every backend keeps where it is, and pgtandem takes only ROLLBACK, which
+ * ends it everywhere, or ROLLBACK TO SAVEPOINT, which brings every backend
+ * back to a savepoint taken before the write (undoing it on both sides). */
 static void mirror_failed(session *s)
 {
     route_op *op = s->op;
-    backend *list[CONFIG_MAX_SERVICES + 1] = {op->first, op->second};
-    size_t n = op->wrapped ? 2 : rs_participants(s, list);
-    for (size_t i = 0; i < n; i++)
-        if (list[i]->state == BACKEND_READY && rs_send_query(s, list[i], "ROLLBACK", REPLY_SWALLOW))
-            rs_flush_to(s, list[i]);
-    if (!op->wrapped)
+    if (op->wrapped) {
+        backend *pair[2] = {op->first, op->second};
+        for (size_t i = 0; i < 2; i++)
+            if (pair[i]->state == BACKEND_READY &&
+                rs_send_query(s, pair[i], "ROLLBACK", REPLY_SWALLOW))
+                rs_flush_to(s, pair[i]);
+    } else {
         s->tx_poisoned = true;
+    }
     op->step = MIRROR_FAILED;
+}
+
+const char *rs_mirror_undone(bool wrapped)
+{
+    return wrapped ? "it was rolled back on both databases"
+                   : "the transaction is aborted on both databases; ROLLBACK, or ROLLBACK TO "
+                     "SAVEPOINT, undoes the write on both";
 }
 
 void rs_mirror_compare(session *s)
@@ -107,10 +119,11 @@ void rs_mirror_compare(session *s)
                          (unsigned long long)q->rows, (unsigned long long)op->primary_rows);
             snprintf(op->error_text, sizeof(op->error_text),
                      "pgtandem: the %s %s %s could not be mirrored to the %s side of "
-                     "service %s (%s); it was rolled back on both databases",
+                     "service %s (%s); %s",
                      noun(op), op->copy ? "into" : "to", rs_stmt_tables(st, tables, sizeof(tables)),
                      op->second->service < 0 ? "legacy" : "service", svc->name,
-                     q->error ? q->message : op->images ? qdesc : q->tag);
+                     q->error ? q->message : op->images ? qdesc : q->tag,
+                     rs_mirror_undone(op->wrapped));
             mirror_failed(s);
             return;
         }

@@ -28,7 +28,9 @@ void rs_step_single(session *s)
             return;
         }
         op->step = 1;
-        rs_flush_to(s, op->first);
+        if (rs_flush_to(s, op->first))
+            /* a COPY's data may have come with it, before the server asked */
+            (void)rs_pass_copy_input(s);
         return;
     }
     if (!backend_idle(op->first))
@@ -69,6 +71,22 @@ void rs_step_all(session *s)
     if (!s->legacy->rx->capture_outcome.error) {
         rs_track_session_state(s, st, sql, s->legacy->rx->capture_outcome.tx_status);
         rs_note_prepared(s, st, op->cls);
+    }
+    backend *bad;
+    if (rs_savepoint_outcome(s, st, true, &bad)) {
+        const backend_outcome *o = &bad->rx->capture_outcome;
+        char m[700];
+        snprintf(m, sizeof(m),
+                 "pgtandem: %s ran on legacy but failed on the database of service %s (%s); the "
+                 "transaction is aborted: roll back, or roll back to an earlier savepoint",
+                 st->tx == CLASSIFY_TX_SAVEPOINT ? "SAVEPOINT"
+                 : st->tx == CLASSIFY_TX_RELEASE ? "RELEASE SAVEPOINT"
+                                                 : "ROLLBACK TO SAVEPOINT",
+                 s->cfg->services[bad->service].name, o->message);
+        pg_buf_reset(&s->legacy->captured);
+        rs_reply_error(s, o->sqlstate[0] ? o->sqlstate : "XX000", m, PG_TX_FAILED);
+        rs_op_done(s);
+        return;
     }
     rs_deliver_captured(s, s->legacy, s->legacy->rx->capture_outcome.tx_status);
     rs_op_done(s);

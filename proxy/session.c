@@ -118,15 +118,7 @@ void session_free(session *s)
     for (size_t i = 0; s->services && i < s->cfg->n_services; i++)
         backend_free(s->services[i]);
     pool_free(s->services, s->cfg->n_services * sizeof(backend *));
-    if (s->op) {
-        classify_result_free(s->op->cls);
-        pg_buf_free(&s->op->request);
-        pg_buf_free(&s->op->apply);
-        free(s->op->rewritten);
-        ext_stmt_unref(s->op->unit);
-        ext_registry_free(&s->op->x.reg);
-        free(s->op);
-    }
+    session_route_op_free(s);
     session_control_free(s);
     pg_buf_free(&s->session_log);
     pg_buf_free(&s->tx_log);

@@ -140,6 +140,8 @@ bool session_trim_if_idle(session *s);
 /* Allocates s->op before any route code runs (the idle sweep frees it);
  * false, with the session closed, when memory ran out. */
 bool session_route_op_ensure(session *s) __attribute__((warn_unused_result));
+/* Frees s->op and all it holds, a request in progress included (route_common.c). */
+void session_route_op_free(session *s);
 
 /* "startup", "auth", "connecting", "ready" or "closed" */
 const char *session_state_name(session_state st);

@@ -47,12 +47,15 @@ static void reject(session *s, const char *sqlstate, const char *msg)
     rs_reply_error(s, sqlstate, msg, in_tx ? PG_TX_FAILED : PG_TX_IDLE);
 }
 
-/* In a transaction pgtandem aborted, only the end of it is accepted. */
-static bool poisoned_request(session *s, const classify_stmt *st)
+/* In an aborted transaction (an error on any backend, or pgtandem's), only
+ * its end and ROLLBACK TO SAVEPOINT are taken, wherever the statement would
+ * go: a backend that did not fail must not run it. False when the request is
+ * taken (ROLLBACK TO is routed as usual). */
+static bool aborted_request(session *s, const classify_stmt *st)
 {
-    if (st->kind == CLASSIFY_TX_CONTROL &&
-        (st->tx == CLASSIFY_TX_COMMIT || st->tx == CLASSIFY_TX_ROLLBACK)) {
-        s->op->kind = OP_COMMIT; /* rolls back everywhere, answers ROLLBACK */
+    if (rs_aborted_takes(s, st)) {
+        if (st->tx != CLASSIFY_TX_ROLLBACK_TO)
+            s->op->kind = OP_COMMIT; /* rolls back everywhere, answers ROLLBACK */
         return false;
     }
     rs_reply_error(s, "25P02", rs_aborted_text(s), PG_TX_FAILED);
@@ -253,10 +256,13 @@ static void start_query(session *s, const uint8_t *msg, size_t len)
     char why[512];
     bool refused = lex_refuses(s, sql, op->cls, why, sizeof(why));
     lex_window_ended(s); /* the Query's ReadyForQuery brings the server's word */
-    if (s->tx_poisoned) {
-        if (poisoned_request(s, st))
+    if (rs_tx_aborted(s)) {
+        if (aborted_request(s, st)) {
             rs_op_done(s);
-        return;
+            return;
+        }
+        if (op->kind == OP_COMMIT)
+            return;
     }
     if (refused) {
         reject(s, "0A000", why);
@@ -480,7 +486,7 @@ static bool judge_batch(session *s, const uint8_t *p, size_t len, fast_parses *o
 static bool batch_for_legacy(session *s, const uint8_t *p, size_t len, fast_parses *out)
 {
     const route_ext_state *x = &s->op->x;
-    if (x->touched || x->window_failed || s->tx_poisoned)
+    if (x->touched || x->window_failed || rs_tx_aborted(s))
         return false;
     /* what is not taken here the engine judges again from the start */
     bool suspect = s->lex_suspect, fast = judge_batch(s, p, len, out);
@@ -702,14 +708,9 @@ void rs_pump(session *s)
         stream_resume_read(&s->client);
 }
 
-void session_route_client_input(session *s)
+bool rs_pass_copy_input(session *s)
 {
-    /* COPY data from the client belongs to the request in flight */
     route_op *op = s->op;
-    if (op->kind == OP_COPY_DUAL) { /* kept for the secondary too: route_copy.c */
-        rs_copy_client_input(s);
-        return;
-    }
     backend *copy_to = op->kind == OP_SINGLE && op->step == 1 ? op->first
                        : op->kind == OP_EXT                   ? op->x.copy_to
                                                               : NULL;
@@ -736,12 +737,23 @@ void session_route_client_input(session *s)
             pg_buf_put(&copy_to->s.out, in->data, pos);
             pg_buf_consume(in, pos);
             if (!rs_flush_to(s, copy_to))
-                return;
+                return false;
             if (stream_pending(&copy_to->s) > STREAM_HIGH_WATER)
                 stream_pause_read(&s->client);
         }
     }
-    rs_pump(s);
+    return s->state == SESSION_READY;
+}
+
+void session_route_client_input(session *s)
+{
+    /* COPY data from the client belongs to the request in flight */
+    if (s->op->kind == OP_COPY_DUAL) { /* kept for the secondary too: route_copy.c */
+        rs_copy_client_input(s);
+        return;
+    }
+    if (rs_pass_copy_input(s))
+        rs_pump(s);
 }
 
 /* ------------------------------------------------------- backend replies */

@@ -31,6 +31,18 @@ const char *rs_stmt_tables(const classify_stmt *st, char *buf, size_t len);
 void rs_deliver_captured(session *s, backend *b, uint8_t tx_status);
 /* 25P02's text, with the reason when pgtandem aborted the transaction */
 const char *rs_aborted_text(session *s);
+/* The client's transaction is aborted, by an error of any backend or by pgtandem. */
+bool rs_tx_aborted(const session *s);
+/* What an aborted transaction still takes, as PostgreSQL's does: ROLLBACK,
+ * COMMIT (which rolls back), and ROLLBACK TO SAVEPOINT unless a backend lost
+ * under fail took the transaction with it. */
+bool rs_aborted_takes(const session *s, const classify_stmt *st);
+/* SAVEPOINT, RELEASE or ROLLBACK TO ran everywhere (outcomes from the
+ * capture, or the last reply): a backend where it failed while legacy's went
+ * through is no longer where the others are, so the transaction is aborted
+ * (true, and that backend in *bad; the caller records the divergence); a
+ * ROLLBACK TO that went through everywhere ends an aborted state. */
+bool rs_savepoint_outcome(session *s, const classify_stmt *st, bool from_capture, backend **bad);
 void rs_reply_error(session *s, const char *sqlstate, const char *msg, uint8_t tx_status);
 void rs_reply_command(session *s, const char *tag, uint8_t tx_status);
 void rs_op_done(session *s);
@@ -75,6 +87,9 @@ const char *rs_mirror_lock_timeout_on(const session *s);
     "pg_catalog.current_setting('pgtandem.lock_timeout'), true)"
 /* The primary changed no row: nothing to mirror, commit its wrap. */
 void rs_mirror_nothing(session *s);
+/* How a failed mirror was undone, for the client's message: rolled back (an
+ * autocommit write), or the client's transaction aborted on both sides. */
+const char *rs_mirror_undone(bool wrapped);
 /* The secondary has answered: compare, apply the policy, start the commit. */
 void rs_mirror_compare(session *s);
 /* Runs the MIRROR_* steps. */
@@ -90,6 +105,9 @@ void rs_fast_batch_done(session *s);
 /* replies of a split simple query that a simple-protocol client must not see */
 bool rs_split_hides(uint8_t type);
 
+/* The client's COPY messages go to the backend running its COPY (a request
+ * on one backend, or an extended batch's); false when the session closed. */
+bool rs_pass_copy_input(session *s);
 /* runs the current request as far as it goes, then takes the next */
 void rs_pump(session *s);
 /* arms the deadline of each secondary the request waits for, disarms the

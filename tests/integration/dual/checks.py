@@ -1207,6 +1207,8 @@ import checks_shadow  # noqa: E402,F401
 import checks_cancel  # noqa: E402,F401
 import checks_hidden_writes  # noqa: E402,F401
 import checks_mirror_timeout  # noqa: E402,F401
+import checks_copy_first  # noqa: E402,F401
+import checks_savepoint  # noqa: E402,F401
 
 
 # ---------------------------------------------------------------------------
