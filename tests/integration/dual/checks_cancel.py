@@ -2,7 +2,7 @@
 (group reads_service), and a mirrored write waiting on its secondary is cancelled there
 (groups dual, primary_service, two_phase): the client gets 57014 promptly, the write is rolled back on both sides and
 the session goes on (item 13 of issue 10). The pid a client is told is its legacy
-backend's, in every group (item 14). Ids -950000 and below. Registered into checks.py's
+backend's, in every group (item 14). Ids -940000 and below. Registered into checks.py's
 list (imported from there)."""
 
 import threading
@@ -116,7 +116,7 @@ def _cancel_blocked_write(ctx, c, wid):
 
 @check("dual", "primary_service", "two_phase")
 def cancel_mirrored_write_waiting_on_secondary(ctx):
-    wid = -950000
+    wid = -940000
     fresh_items(ctx, 1997, [wid, wid - 1], "before")
     with ctx.proxy() as c:
         # an autocommit write (wrapped by pgtandem)

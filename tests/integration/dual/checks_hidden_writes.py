@@ -7,7 +7,7 @@ client_encoding, role defaults) is refused, and once a session gets them (SET, s
 every statement but a plain SET, RESET, DISCARD or transaction control is refused with
 0A000 until they are set back. Each check: the DELETE never runs (the rows are still on both
 sides), the client gets the clear error, and the session works again after setting it back.
-Ids -960000 and below (group dual). Registered into checks.py's list (imported from there)."""
+Ids -945000 and below (group dual). Registered into checks.py's list (imported from there)."""
 
 import psycopg
 from psycopg import errors
@@ -15,7 +15,7 @@ from psycopg import errors
 from checks import check, err_text, need
 from checks_cancel import fresh_items
 
-BASE = -960000
+BASE = -945000
 SCS = "standard_conforming_strings"
 
 
