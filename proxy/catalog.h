@@ -22,6 +22,10 @@ typedef struct catalog_table {
     size_t n_columns; /* live columns: what RETURNING * yields */
     char **sequenced; /* columns fed by a sequence (serial, identity) */
     size_t n_sequenced;
+    char **stored; /* GENERATED ALWAYS AS (...) STORED: each side computes its own */
+    size_t n_stored;
+    char **always; /* GENERATED ALWAYS AS IDENTITY: set only with OVERRIDING SYSTEM VALUE */
+    size_t n_always;
 } catalog_table;
 
 typedef struct catalog catalog;
@@ -33,5 +37,8 @@ void catalog_free(catalog *c);
 /* schema NULL means public. NULL when the table is unknown. */
 const catalog_table *catalog_find(const catalog *c, const char *schema, const char *name);
 size_t catalog_count(const catalog *c);
+/* Whether `column` of t is a stored generated column / an identity ALWAYS one. */
+bool catalog_is_stored(const catalog_table *t, const char *column);
+bool catalog_is_always(const catalog_table *t, const char *column);
 
 #endif

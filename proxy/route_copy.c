@@ -368,7 +368,9 @@ void rs_step_copy(session *s)
             return;
         }
         pg_buf_reset(&op->first->captured); /* the client gets "COPY n" alone */
-        if (!rs_send_query(s, op->first, c->stage.insert, REPLY_CAPTURE) ||
+        if (!rs_send_query(s, op->first, ROW_IMAGES_PIN, REPLY_SWALLOW) ||
+            !rs_send_query(s, op->first, c->stage.insert, REPLY_CAPTURE) ||
+            !rs_send_query(s, op->first, ROW_IMAGES_UNPIN, REPLY_SWALLOW) ||
             !rs_send_query(s, op->first, c->stage.drop, REPLY_SWALLOW))
             return;
         op->step = COPY_STAGED;

@@ -296,7 +296,10 @@ static msg_result exec_dual(session *s, const msg *m, const pg_execute_msg *e, e
     } else {
         pg_buf_put(&out, m->whole, m->len);
     }
-    bool ok = !out.failed && ext_send(s, list[0], out.data, out.len, REPLY_CAPTURE);
+    bool pin = st->images && st->client_cols == 0; /* row_images.h */
+    bool ok = !out.failed && (!pin || ext_send_internal(s, list[0], ROW_IMAGES_PIN, REPLY_SWALLOW)) &&
+              ext_send(s, list[0], out.data, out.len, REPLY_CAPTURE) &&
+              (!pin || ext_send_internal(s, list[0], ROW_IMAGES_UNPIN, REPLY_SWALLOW));
     pg_buf_free(&out);
     if (!ok) {
         if (s->state == SESSION_READY)

@@ -236,9 +236,12 @@ void rs_step_dual(session *s)
         op->wrapped = s->tx_status == PG_TX_IDLE;
         if (op->wrapped && !rs_send_query(s, op->first, "BEGIN", REPLY_SWALLOW))
             return;
-        if (op->images ? !rs_send_query(s, op->first, op->rewritten, REPLY_CAPTURE)
-                       : !backend_send_raw(op->first, op->request.data, op->request.len,
-                                           REPLY_CAPTURE))
+        bool pin = op->images && !op->cls->stmts[0].returning; /* row_images.h */
+        if ((pin && !rs_send_query(s, op->first, ROW_IMAGES_PIN, REPLY_SWALLOW)) ||
+            (op->images ? !rs_send_query(s, op->first, op->rewritten, REPLY_CAPTURE)
+                        : !backend_send_raw(op->first, op->request.data, op->request.len,
+                                            REPLY_CAPTURE)) ||
+            (pin && !rs_send_query(s, op->first, ROW_IMAGES_UNPIN, REPLY_SWALLOW)))
             return;
         op->step = 1;
         rs_flush_to(s, op->first);

@@ -75,17 +75,23 @@ static bool build_sql(const catalog_table *t, classify_dml dml, const shape *sh,
         }
         return true;
     }
+    /* a stored generated column is computed by each database from the
+     * others: naming it is an error (428C9), and it needs no value */
     put_str(sql, " (");
+    size_t given = 0;
     for (size_t i = sh->client; i < sh->total; i++) {
-        if (i > sh->client)
+        if (catalog_is_stored(t, sh->names[i]))
+            continue;
+        if (given)
             put_str(sql, ", ");
         put_ident(sql, sh->names[i]);
+        given++;
     }
     put_str(sql, ") OVERRIDING SYSTEM VALUE VALUES (");
-    for (size_t i = sh->client; i < sh->total; i++) {
-        if (i > sh->client)
+    for (size_t k = 0; k < given; k++) {
+        if (k)
             put_str(sql, ", ");
-        put_param(sql, i - sh->client + 1);
+        put_param(sql, k + 1);
     }
     put_str(sql, ")");
     if (t->n_pkey == 0) /* a plain INSERT: the only kind planned for keyless tables */
@@ -102,7 +108,8 @@ static bool build_sql(const catalog_table *t, classify_dml dml, const shape *sh,
         bool is_key = false;
         for (size_t k = 0; k < t->n_pkey && !is_key; k++)
             is_key = strcmp(t->pkey[k], sh->names[i]) == 0;
-        if (is_key)
+        /* identity ALWAYS can't be assigned by UPDATE; an existing row keeps its value */
+        if (is_key || catalog_is_stored(t, sh->names[i]) || catalog_is_always(t, sh->names[i]))
             continue;
         put_str(sql, any ? ", " : " DO UPDATE SET ");
         put_ident(sql, sh->names[i]);
@@ -173,18 +180,23 @@ static bool read_row(const catalog_table *t, classify_dml dml, const shape *sh,
     pg_buf_put_cstring(apply, APPLY_NAME);
     pg_buf_put_cstring(apply, APPLY_NAME);
     pg_buf_put_int16(apply, 0);
-    size_t first = sh->client, count = sh->total - sh->client;
-    if (dml == CLASSIFY_DML_DELETE)
-        count = t->n_pkey;
+    size_t count = 0;
+    size_t at[MAX_COLUMNS];
+    if (dml == CLASSIFY_DML_DELETE) {
+        for (size_t k = 0; k < t->n_pkey; k++) {
+            ssize_t i = column_index(sh, t->pkey[k]);
+            if (i < 0)
+                return false;
+            at[count++] = (size_t)i;
+        }
+    } else {
+        for (size_t i = sh->client; i < sh->total; i++)
+            if (!catalog_is_stored(t, sh->names[i]))
+                at[count++] = i;
+    }
     pg_buf_put_int16(apply, (int16_t)count);
     for (size_t k = 0; k < count; k++) {
-        size_t i = first + k;
-        if (dml == CLASSIFY_DML_DELETE) {
-            ssize_t at = column_index(sh, t->pkey[k]);
-            if (at < 0)
-                return false;
-            i = (size_t)at;
-        }
+        size_t i = at[k];
         pg_buf_put_int32(apply, vlen[i]);
         if (vlen[i] > 0)
             pg_buf_put(apply, val[i], (size_t)vlen[i]);

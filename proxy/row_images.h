@@ -12,6 +12,27 @@
 #include "proxy/catalog.h"
 #include "routing/classify.h"
 
+/* Around the primary's RETURNING statement, when the client has no RETURNING
+ * list of its own (so only pgtandem reads the output): the images are text,
+ * and some output settings make text that reads back as another value on the
+ * other side: DateStyle SQL/Postgres/German print time zone abbreviations
+ * (IST is read as Israel time, not India's), extra_float_digits < 1 rounds
+ * floats. ISO dates carry a numeric offset and read back the same in any
+ * TimeZone. Only output is pinned: the date order (input) stays the client's,
+ * and the settings come back at once, so the client's session is unchanged. */
+#define ROW_IMAGES_PIN                                                                        \
+    "SELECT pg_catalog.set_config('pgtandem.datestyle', pg_catalog.current_setting('DateStyle')," \
+    " true), pg_catalog.set_config('pgtandem.extra_float_digits',"                              \
+    " pg_catalog.current_setting('extra_float_digits'), true),"                                 \
+    " pg_catalog.set_config('DateStyle', 'ISO, ' || pg_catalog.split_part("                     \
+    "pg_catalog.current_setting('DateStyle'), ', ', 2), true),"                                 \
+    " pg_catalog.set_config('extra_float_digits', GREATEST("                         \
+    "pg_catalog.current_setting('extra_float_digits')::int, 1)::text, true)"
+#define ROW_IMAGES_UNPIN                                                                      \
+    "SELECT pg_catalog.set_config('DateStyle', pg_catalog.current_setting('pgtandem.datestyle')," \
+    " true), pg_catalog.set_config('extra_float_digits',"                                       \
+    " pg_catalog.current_setting('pgtandem.extra_float_digits'), true)"
+
 /* replies: the primary's captured messages (no ReadyForQuery), starting
  * with the RowDescription of its RETURNING list.
  * client: receives the replies with pgtandem's extra columns cut.
