@@ -115,15 +115,20 @@ static void entry_free(entry *e)
     free(e);
 }
 
-catalog *catalog_load(const backend_target *t, char *err, size_t err_len)
+PGconn *catalog_connect(const backend_target *t, const char *application_name)
 {
     char port[16];
     snprintf(port, sizeof(port), "%d", t->port);
     const char *keys[] = {"host", "port", "dbname", "user", "password", "connect_timeout",
                           "application_name", NULL};
     const char *vals[] = {t->host, port, t->dbname, t->user, t->password, "10",
-                          "pgtandem-catalog", NULL};
-    PGconn *conn = PQconnectdbParams(keys, vals, 0);
+                          application_name, NULL};
+    return PQconnectdbParams(keys, vals, 0);
+}
+
+catalog *catalog_load(const backend_target *t, char *err, size_t err_len)
+{
+    PGconn *conn = catalog_connect(t, "pgtandem-catalog");
     if (PQstatus(conn) != CONNECTION_OK) {
         snprintf(err, err_len, "cannot read the catalog of %s: %s", t->name,
                  PQerrorMessage(conn));
@@ -183,6 +188,16 @@ void catalog_free(catalog *c)
         entry_free(e);
     }
     free(c);
+}
+
+void catalog_mark_trigger(catalog *c, const char *schema, const char *name)
+{
+    char key[256];
+    snprintf(key, sizeof(key), "%s.%s", schema, name);
+    entry *e = NULL;
+    HASH_FIND_STR(c->by_name, key, e);
+    if (e)
+        e->t.row_trigger = true;
 }
 
 const catalog_table *catalog_find(const catalog *c, const char *schema, const char *name)

@@ -11,6 +11,8 @@
 
 #include "proxy/config.h"
 
+typedef struct pg_conn PGconn;
+
 typedef struct catalog_table {
     char *schema;
     char *name;
@@ -34,6 +36,11 @@ typedef struct catalog catalog;
 catalog *catalog_load(const backend_target *t, char *err, size_t err_len)
     __attribute__((warn_unused_result));
 void catalog_free(catalog *c);
+/* A blocking libpq connection to t (check PQstatus), for start-time reads. */
+PGconn *catalog_connect(const backend_target *t, const char *application_name);
+/* Another database mirrored into has a BEFORE ROW trigger on schema.name:
+ * writes to it go by row images too (see mirror_check.h). */
+void catalog_mark_trigger(catalog *c, const char *schema, const char *name);
 /* schema NULL means public. NULL when the table is unknown. */
 const catalog_table *catalog_find(const catalog *c, const char *schema, const char *name);
 size_t catalog_count(const catalog *c);

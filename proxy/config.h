@@ -24,6 +24,9 @@ typedef struct backend_target {
     char *user;
     char *password; /* NULL when the server trusts us */
     char *options;  /* extra startup "options", may be NULL */
+    /* pgtandem's role may SET session_replication_role here (mirror_check.c,
+     * filled before the snapshot is used) */
+    bool replica_role;
     struct sockaddr_storage addr;
     socklen_t addr_len;
     /* The one mutable part of a snapshot: a cache of the SCRAM derivation for
@@ -98,6 +101,7 @@ typedef struct config {
     route_map *routes; /* compiled from services */
     char *admin_users;    /* users allowed into the admin console, "a, b" */
     double pause_timeout; /* seconds a request waits for a paused service */
+    double verify_writes_sample; /* share of writes mirrored by row images whose rows are compared */
     char *state_path;     /* <path>.state */
     config_state state;   /* the state file's entries this snapshot applied */
     size_t state_dropped; /* entries read but not applied (the file changed) */

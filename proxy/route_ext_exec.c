@@ -339,9 +339,13 @@ msg_result ext_dual_primary_done(session *s, const msg *m)
         pg_buf_init(&op->apply);
         pg_buf_put(&in, st->row_desc.data, st->row_desc.len);
         pg_buf_put(&in, op->first->captured.data, op->first->captured.len);
+        row_images_opts o;
+        op->table = st->table;
+        rs_apply_opts(s, false, &o);
+        op->pinned = st->client_cols == 0;
         bool ok = !in.failed && row_images_build(st->table, st->cls->stmts[0].dml, in.data,
-                                                 in.len, false, &client, &op->apply, &rows, err,
-                                                 sizeof(err));
+                                                 in.len, &o, &client, &op->apply, &rows,
+                                                 &op->primary_digest, err, sizeof(err));
         pg_buf_free(&in);
         if (!ok) {
             pg_buf_free(&client);
@@ -362,10 +366,13 @@ msg_result ext_dual_primary_done(session *s, const msg *m)
     }
     if (s->cfg->on_mirror_failure == MIRROR_CONTINUE && !open_savepoint(s, op->second))
         return MSG_WAIT;
+    bool pin = run && op->verify && op->pinned; /* what it returns prints like the images */
     if (!ext_send_internal(s, op->second, "SELECT pg_catalog.set_config('pgtandem.mirror', 'on', true)",
                        REPLY_SWALLOW) ||
+        (pin && !ext_send_internal(s, op->second, ROW_IMAGES_PIN, REPLY_SWALLOW)) ||
         !(run ? ext_send(s, op->second, run->data, run->len, REPLY_CAPTURE)
               : ext_send(s, op->second, m->whole, m->len, REPLY_CAPTURE)) ||
+        (pin && !ext_send_internal(s, op->second, ROW_IMAGES_UNPIN, REPLY_SWALLOW)) ||
         !ext_send_internal(s, op->second,
                        "SELECT pg_catalog.set_config('pgtandem.mirror', 'off', true)",
                        REPLY_SWALLOW) ||
@@ -398,6 +405,10 @@ msg_result ext_dual_secondary_done(session *s)
         return MSG_WAIT;
     const backend_outcome *p = &op->first->rx->capture_outcome, *q = &op->second->rx->capture_outcome;
     bool match = st->images ? !q->error && q->rows == op->primary_rows : rs_same_outcome(p, q);
+    if (match && st->images) {
+        op->table = st->table;
+        rs_verify_rows(s, st->dec.service, c);
+    }
     pg_buf_reset(&op->second->captured);
     if (!match) {
         char tables[256];

@@ -1204,6 +1204,7 @@ import checks_two_phase  # noqa: E402,F401
 import checks_copy  # noqa: E402,F401
 import checks_shadow  # noqa: E402,F401
 import checks_coltypes  # noqa: E402,F401
+import checks_replica  # noqa: E402,F401
 
 
 # ---------------------------------------------------------------------------

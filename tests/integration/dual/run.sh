@@ -168,6 +168,7 @@ on_mirror_failure = $2
 cross_service_writes = reject
 two_phase = $two_phase
 copy_buffer_limit = 1048576
+verify_writes_sample = 1.0
 EOF
     if [[ $4 == shadow ]]; then
         cat >>"$f" <<EOF
