@@ -266,7 +266,8 @@ static bool swap_in(proxy *px, config *fresh, const char *origin, char *err, siz
             return false;
         }
     }
-    if (px->catalog && !mirror_check(fresh, px->catalog, err, err_len)) {
+    bool console = strcmp(origin, "SET SERVICE") == 0;
+    if (px->catalog && !mirror_check_since(fresh, console ? old : NULL, px->catalog, err, err_len)) {
         userlist_free(users);
         config_unref(fresh);
         return false;

@@ -82,7 +82,22 @@ static bool check_target(config *c, catalog *cat, backend_target *t, char *err, 
     return ok;
 }
 
-bool mirror_check(config *c, catalog *cat, char *err, size_t err_len)
+/* The target of `old` that is `t` (same name and conninfo) and that `old`
+ * mirrored into; NULL when there is none. */
+static const backend_target *checked_before(const config *old, const backend_target *t)
+{
+    for (size_t i = 0; old && i < old->n_services; i++) {
+        const service_config *svc = &old->services[i];
+        if (svc->writes != ROUTE_WRITES_DUAL)
+            continue;
+        const backend_target *o = svc->primary == ROUTE_LEGACY ? &svc->target : &old->legacy;
+        if (strcmp(o->name, t->name) == 0 && strcmp(o->conninfo, t->conninfo) == 0)
+            return o;
+    }
+    return NULL;
+}
+
+bool mirror_check_since(config *c, const config *old, catalog *cat, char *err, size_t err_len)
 {
     bool legacy_checked = false;
     for (size_t i = 0; i < c->n_services; i++) {
@@ -95,8 +110,18 @@ bool mirror_check(config *c, catalog *cat, char *err, size_t err_len)
                 continue;
             legacy_checked = true;
         }
+        const backend_target *before = checked_before(old, t);
+        if (before) {
+            t->replica_role = before->replica_role;
+            continue;
+        }
         if (!check_target(c, cat, t, err, err_len))
             return false;
     }
     return true;
+}
+
+bool mirror_check(config *c, catalog *cat, char *err, size_t err_len)
+{
+    return mirror_check_since(c, NULL, cat, err, err_len);
 }

@@ -24,5 +24,11 @@
  * cannot reach is logged and passed over: a mirror into it fails loudly. */
 bool mirror_check(config *c, catalog *cat, char *err, size_t err_len)
     __attribute__((warn_unused_result));
+/* As mirror_check, for a console change from `old`: a database `old` already
+ * mirrored into, with the same conninfo, keeps its result without a new
+ * read (a flip must not stall the event loop on every database); the others
+ * are checked. A reload (SIGHUP, RELOAD) reads them all again. */
+bool mirror_check_since(config *c, const config *old, catalog *cat, char *err, size_t err_len)
+    __attribute__((warn_unused_result));
 
 #endif

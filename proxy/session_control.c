@@ -254,6 +254,8 @@ void session_control_timeout(session *s, const char *why)
 
 void session_control_kick(session *s)
 {
+    if (!s->op)
+        return; /* idle, its route state swept (session_trim_if_idle): nothing is held */
     s->processing = true;
     rs_pump(s);
     s->processing = false;

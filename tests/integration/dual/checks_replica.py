@@ -174,3 +174,34 @@ def verify_writes_divergence(ctx):
     need(kept == "w (tampered)", "the secondary holds %r: the test trigger did not fire" % kept)
     need(line, "no divergence line for the UPDATE whose row differs on the %s side" % secondary)
     return line[0][line[0].find("divergence"):][:300]
+
+
+def proxy_pid(ctx):
+    """The pgtandem running ctx's config (run.sh does not pass its pid to checks.py)."""
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"pgtandem") and ctx.args.proxy_config.encode() in argv:
+            return int(d)
+    return None
+
+
+@check("primary_service", timeout=30)
+def reload_with_idle_session(ctx):
+    """A reload kicks every routed session; one idle long enough for the sweep to free its
+    route state (2 s, twice) must be passed over, not pumped (it crashed the proxy)."""
+    pid = proxy_pid(ctx)
+    need(pid, "no pgtandem process runs %s" % ctx.args.proxy_config)
+    with ctx.proxy() as c:
+        c.execute("SELECT 1").fetchone()
+        time.sleep(4.5)
+        os.kill(pid, 1)  # SIGHUP: the same config again
+        time.sleep(1.0)
+        need(os.path.exists("/proc/%d" % pid), "pgtandem died on the reload")
+        got = c.execute("SELECT count(*) FROM carts").fetchone()[0]
+    return "reloaded with an idle session; it still runs queries (%d carts)" % got
