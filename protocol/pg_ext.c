@@ -135,6 +135,15 @@ void pg_buf_close(pg_buf *b, uint8_t kind, const char *name)
     put_target(b, PG_FE_CLOSE, kind, name);
 }
 
+void pg_buf_run_once(pg_buf *b, const char *name, const char *sql)
+{
+    pg_buf_parse(b, name, sql);
+    pg_buf_bind_text(b, name, name, NULL, 0);
+    pg_buf_execute(b, name, 0);
+    pg_buf_close(b, 'P', name);
+    pg_buf_close(b, 'S', name);
+}
+
 size_t pg_count_replies(const uint8_t *msgs, size_t len)
 {
     size_t n = 0, pos = 0;

@@ -57,6 +57,10 @@ void pg_buf_bind_text(pg_buf *b, const char *portal, const char *statement,
 void pg_buf_execute(pg_buf *b, const char *portal, int32_t max_rows);
 void pg_buf_describe(pg_buf *b, uint8_t kind, const char *name);
 void pg_buf_close(pg_buf *b, uint8_t kind, const char *name);
+/* One parameterless statement run once on a statement and portal both named
+ * `name`, closed right after: Parse, Bind, Execute, Close portal, Close
+ * statement. The client's unnamed statement and portal stay as they were. */
+void pg_buf_run_once(pg_buf *b, const char *name, const char *sql);
 
 /* How many of the messages in msgs (whole frontend messages) the server
  * answers with a message that ends its reply: Parse, Bind, Describe,

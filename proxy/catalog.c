@@ -22,7 +22,9 @@ struct catalog {
 
 /* One row per user table: its generated columns (a default that is not a
  * plain constant, or an identity) and whether a BEFORE ROW trigger fires on
- * INSERT or UPDATE (tgtype bits: 1 row, 2 before, 4 insert, 16 update). */
+ * INSERT or UPDATE (tgtype bits: 1 row, 2 before, 4 insert, 16 update); its
+ * stored generated columns (attgenerated 's') and identity ALWAYS columns,
+ * which an applying INSERT or UPDATE must not assign. */
 static const char catalog_sql[] =
     "SELECT n.nspname, c.relname,"
     "  ARRAY(SELECT a.attname::text FROM pg_attribute a"
@@ -42,7 +44,13 @@ static const char catalog_sql[] =
     "  ARRAY(SELECT a.attname::text FROM pg_attribute a"
     "        WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
     "          AND pg_get_serial_sequence(c.oid::regclass::text, a.attname) IS NOT NULL"
-    "        ORDER BY a.attnum)"
+    "        ORDER BY a.attnum),"
+    "  ARRAY(SELECT a.attname::text FROM pg_attribute a"
+    "        WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
+    "          AND a.attgenerated = 's' ORDER BY a.attnum),"
+    "  ARRAY(SELECT a.attname::text FROM pg_attribute a"
+    "        WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
+    "          AND a.attidentity = 'a' ORDER BY a.attnum)"
     " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
     " WHERE c.relkind IN ('r', 'p')"
     "   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')";
@@ -96,6 +104,12 @@ static void entry_free(entry *e)
     for (size_t i = 0; i < e->t.n_sequenced; i++)
         free(e->t.sequenced[i]);
     free(e->t.sequenced);
+    for (size_t i = 0; i < e->t.n_stored; i++)
+        free(e->t.stored[i]);
+    free(e->t.stored);
+    for (size_t i = 0; i < e->t.n_always; i++)
+        free(e->t.always[i]);
+    free(e->t.always);
     free(e->t.pkey);
     free(e->t.schema);
     free(e->t.name);
@@ -103,15 +117,20 @@ static void entry_free(entry *e)
     free(e);
 }
 
-catalog *catalog_load(const backend_target *t, char *err, size_t err_len)
+PGconn *catalog_connect(const backend_target *t, const char *application_name)
 {
     char port[16];
     snprintf(port, sizeof(port), "%d", t->port);
     const char *keys[] = {"host", "port", "dbname", "user", "password", "connect_timeout",
                           "application_name", NET_LIBPQ_KEEPALIVE_KEYS, NULL};
     const char *vals[] = {t->host, port, t->dbname, t->user, t->password, "10",
-                          "pgtandem-catalog", NET_LIBPQ_KEEPALIVE_VALUES, NULL};
-    PGconn *conn = PQconnectdbParams(keys, vals, 0);
+                          application_name, NET_LIBPQ_KEEPALIVE_VALUES, NULL};
+    return PQconnectdbParams(keys, vals, 0);
+}
+
+catalog *catalog_load(const backend_target *t, char *err, size_t err_len)
+{
+    PGconn *conn = catalog_connect(t, "pgtandem-catalog");
     if (PQstatus(conn) != CONNECTION_OK) {
         snprintf(err, err_len, "cannot read the catalog of %s: %s", t->name,
                  PQerrorMessage(conn));
@@ -140,7 +159,9 @@ catalog *catalog_load(const backend_target *t, char *err, size_t err_len)
         e->t.row_trigger = PQgetvalue(r, i, 3)[0] == 't';
         e->t.n_columns = (size_t)strtoul(PQgetvalue(r, i, 5), NULL, 10);
         if (!parse_array(PQgetvalue(r, i, 4), &e->t.pkey, &e->t.n_pkey) ||
-            !parse_array(PQgetvalue(r, i, 6), &e->t.sequenced, &e->t.n_sequenced)) {
+            !parse_array(PQgetvalue(r, i, 6), &e->t.sequenced, &e->t.n_sequenced) ||
+            !parse_array(PQgetvalue(r, i, 7), &e->t.stored, &e->t.n_stored) ||
+            !parse_array(PQgetvalue(r, i, 8), &e->t.always, &e->t.n_always)) {
             entry_free(e);
             ok = false;
             snprintf(err, err_len, "out of memory reading the catalog");
@@ -171,6 +192,16 @@ void catalog_free(catalog *c)
     free(c);
 }
 
+void catalog_mark_trigger(catalog *c, const char *schema, const char *name)
+{
+    char key[256];
+    snprintf(key, sizeof(key), "%s.%s", schema, name);
+    entry *e = NULL;
+    HASH_FIND_STR(c->by_name, key, e);
+    if (e)
+        e->t.row_trigger = true;
+}
+
 const catalog_table *catalog_find(const catalog *c, const char *schema, const char *name)
 {
     char key[256];
@@ -178,6 +209,24 @@ const catalog_table *catalog_find(const catalog *c, const char *schema, const ch
     entry *e = NULL;
     HASH_FIND_STR(c->by_name, key, e);
     return e ? &e->t : NULL;
+}
+
+static bool listed(char *const *names, size_t n, const char *column)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names[i], column) == 0)
+            return true;
+    return false;
+}
+
+bool catalog_is_stored(const catalog_table *t, const char *column)
+{
+    return listed(t->stored, t->n_stored, column);
+}
+
+bool catalog_is_always(const catalog_table *t, const char *column)
+{
+    return listed(t->always, t->n_always, column);
 }
 
 size_t catalog_count(const catalog *c)

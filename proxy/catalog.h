@@ -11,6 +11,8 @@
 
 #include "proxy/config.h"
 
+typedef struct pg_conn PGconn;
+
 typedef struct catalog_table {
     char *schema;
     char *name;
@@ -22,6 +24,10 @@ typedef struct catalog_table {
     size_t n_columns; /* live columns: what RETURNING * yields */
     char **sequenced; /* columns fed by a sequence (serial, identity) */
     size_t n_sequenced;
+    char **stored; /* GENERATED ALWAYS AS (...) STORED: each side computes its own */
+    size_t n_stored;
+    char **always; /* GENERATED ALWAYS AS IDENTITY: set only with OVERRIDING SYSTEM VALUE */
+    size_t n_always;
 } catalog_table;
 
 typedef struct catalog catalog;
@@ -30,8 +36,16 @@ typedef struct catalog catalog;
 catalog *catalog_load(const backend_target *t, char *err, size_t err_len)
     __attribute__((warn_unused_result));
 void catalog_free(catalog *c);
+/* A blocking libpq connection to t (check PQstatus), for start-time reads. */
+PGconn *catalog_connect(const backend_target *t, const char *application_name);
+/* Another database mirrored into has a BEFORE ROW trigger on schema.name:
+ * writes to it go by row images too (see mirror_check.h). */
+void catalog_mark_trigger(catalog *c, const char *schema, const char *name);
 /* schema NULL means public. NULL when the table is unknown. */
 const catalog_table *catalog_find(const catalog *c, const char *schema, const char *name);
 size_t catalog_count(const catalog *c);
+/* Whether `column` of t is a stored generated column / an identity ALWAYS one. */
+bool catalog_is_stored(const catalog_table *t, const char *column);
+bool catalog_is_always(const catalog_table *t, const char *column);
 
 #endif

@@ -15,7 +15,7 @@
 
 typedef enum key_type { KEY_STRING, KEY_INT, KEY_SECONDS, KEY_LISTEN, KEY_LOG_LEVEL,
                         KEY_AUTH_TYPE, KEY_CONNINFO, KEY_MIRROR_FAILURE, KEY_CROSS, KEY_BOOL,
-                        KEY_METRICS_LISTEN } key_type;
+                        KEY_METRICS_LISTEN, KEY_SHARE } key_type;
 
 typedef struct key_spec {
     const char *section;
@@ -44,6 +44,7 @@ static const key_spec keys[] = {
     {"pgtandem", "pause_timeout", KEY_SECONDS, OFF(pause_timeout), "30"},
     {"pgtandem", "connect_timeout", KEY_SECONDS, OFF(connect_timeout), "5"},
     {"pgtandem", "mirror_timeout", KEY_SECONDS, OFF(mirror_timeout), "10"},
+    {"pgtandem", "verify_writes_sample", KEY_SHARE, OFF(verify_writes_sample), "0.1"},
     {"legacy", "conninfo", KEY_CONNINFO, OFF(legacy), NULL},
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -121,6 +122,16 @@ static bool apply_key(load_state *st, const key_spec *k, const char *v)
         double d = strtod(v, &end);
         if (end == v || *end || !(d > 0) || d > 86400) {
             set_err(st, "%s must be a number of seconds, not \"%s\"", k->name, v);
+            return false;
+        }
+        *(double *)field = d;
+        return true;
+    }
+    case KEY_SHARE: {
+        char *end;
+        double d = strtod(v, &end);
+        if (end == v || *end || !(d >= 0 && d <= 1)) {
+            set_err(st, "%s must be a number from 0 to 1, not \"%s\"", k->name, v);
             return false;
         }
         *(double *)field = d;

@@ -24,6 +24,9 @@ typedef struct backend_target {
     char *user;
     char *password; /* NULL when the server trusts us */
     char *options;  /* extra startup "options", may be NULL */
+    /* pgtandem's role may SET session_replication_role here (mirror_check.c,
+     * filled before the snapshot is used) */
+    bool replica_role;
     struct sockaddr_storage addr;
     socklen_t addr_len;
     /* The one mutable part of a snapshot: a cache of the SCRAM derivation for
@@ -100,6 +103,7 @@ typedef struct config {
     double pause_timeout; /* seconds a request waits for a paused service, or a flip's fence */
     double connect_timeout; /* seconds a backend has to connect and log in */
     double mirror_timeout;  /* seconds a secondary has to answer a mirrored write or commit */
+    double verify_writes_sample; /* share of writes mirrored by row images whose rows are compared */
     char *state_path;     /* <path>.state */
     config_state state;   /* the state file's entries this snapshot applied */
     size_t state_dropped; /* entries read but not applied (the file changed) */

@@ -3,6 +3,7 @@
  * service slot follows the services by name; sessions are kicked so idle
  * ones adopt it at once. See control.h and README "Migration control". */
 #include "proxy/control.h"
+#include "proxy/mirror_check.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -363,6 +364,12 @@ static bool swap_in(proxy *px, config *fresh, const char *origin, char *err, siz
             config_unref(fresh);
             return false;
         }
+    }
+    bool console = strcmp(origin, "SET SERVICE") == 0;
+    if (px->catalog && !mirror_check_since(fresh, console ? old : NULL, px->catalog, err, err_len)) {
+        userlist_free(users);
+        config_unref(fresh);
+        return false;
     }
     userlist_free(px->users);
     px->users = users;

@@ -2,6 +2,7 @@
  * clients, signals, the cancel-key registry, and orderly shutdown. */
 #define _GNU_SOURCE /* accept4 */
 #include "proxy/proxy.h"
+#include "proxy/mirror_check.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -100,7 +101,7 @@ proxy *proxy_new(struct ev_loop *loop, const char *config_path, char *err, size_
     if (px->cfg->n_services) {
         /* mirroring needs to know which columns each database fills in itself */
         px->catalog = catalog_load(&px->cfg->legacy, err, err_len);
-        if (!px->catalog)
+        if (!px->catalog || !mirror_check(px->cfg, px->catalog, err, err_len))
             goto fail;
     }
     if (!tpc_check_servers(px->cfg, err, err_len))

@@ -299,9 +299,12 @@ static bool take_row_images(session *s)
     size_t rows = 0;
     pg_buf_init(&client);
     pg_buf_init(&op->apply);
+    row_images_opts o;
+    rs_apply_opts(s, true, &o);
+    op->pinned = true; /* the staged INSERT ran under ROW_IMAGES_PIN */
     bool ok = row_images_build(op->table, CLASSIFY_DML_INSERT, op->first->captured.data,
-                               op->first->captured.len, true, &client, &op->apply, &rows, err,
-                               sizeof(err));
+                               op->first->captured.len, &o, &client, &op->apply, &rows,
+                               &op->primary_digest, err, sizeof(err));
     pg_buf_free(&client); /* the client asked for no rows: it gets "COPY n" */
     if (!ok) {
         session_close(s, "XX000", err);
@@ -327,7 +330,9 @@ static void start_secondary(session *s)
     if (!rs_send_query(s, op->second, pre, REPLY_SWALLOW))
         return;
     if (c->staged) {
-        if (!backend_send_raw(op->second, op->apply.data, op->apply.len, REPLY_CAPTURE))
+        if ((op->verify && !rs_send_query(s, op->second, ROW_IMAGES_PIN, REPLY_SWALLOW)) ||
+            !backend_send_raw(op->second, op->apply.data, op->apply.len, REPLY_CAPTURE) ||
+            (op->verify && !rs_send_query(s, op->second, ROW_IMAGES_UNPIN, REPLY_SWALLOW)))
             return;
     } else {
         /* the client's COPY, then its data and CopyDone right behind it */
@@ -381,7 +386,9 @@ void rs_step_copy(session *s)
             return;
         }
         pg_buf_reset(&op->first->captured); /* the client gets "COPY n" alone */
-        if (!rs_send_query(s, op->first, c->stage.insert, REPLY_CAPTURE) ||
+        if (!rs_send_query(s, op->first, ROW_IMAGES_PIN, REPLY_SWALLOW) ||
+            !rs_send_query(s, op->first, c->stage.insert, REPLY_CAPTURE) ||
+            !rs_send_query(s, op->first, ROW_IMAGES_UNPIN, REPLY_SWALLOW) ||
             !rs_send_query(s, op->first, c->stage.drop, REPLY_SWALLOW))
             return;
         op->step = COPY_STAGED;

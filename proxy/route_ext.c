@@ -95,11 +95,7 @@ bool ext_send(session *s, backend *b, const uint8_t *msgs, size_t len, reply_mod
  * once, so the client's unnamed statement and portal stay as they were. */
 static void put_internal(pg_buf *m, const char *sql)
 {
-    pg_buf_parse(m, INTERNAL_NAME, sql);
-    pg_buf_bind_text(m, INTERNAL_NAME, INTERNAL_NAME, NULL, 0);
-    pg_buf_execute(m, INTERNAL_NAME, 0);
-    pg_buf_close(m, 'P', INTERNAL_NAME);
-    pg_buf_close(m, 'S', INTERNAL_NAME);
+    pg_buf_run_once(m, INTERNAL_NAME, sql);
 }
 
 bool ext_send_internal(session *s, backend *b, const char *sql, reply_mode mode)

@@ -305,7 +305,10 @@ static msg_result exec_dual(session *s, const msg *m, const pg_execute_msg *e, e
     } else {
         pg_buf_put(&out, m->whole, m->len);
     }
-    bool ok = !out.failed && ext_send(s, list[0], out.data, out.len, REPLY_CAPTURE);
+    bool pin = st->images && st->client_cols == 0; /* row_images.h */
+    bool ok = !out.failed && (!pin || ext_send_internal(s, list[0], ROW_IMAGES_PIN, REPLY_SWALLOW)) &&
+              ext_send(s, list[0], out.data, out.len, REPLY_CAPTURE) &&
+              (!pin || ext_send_internal(s, list[0], ROW_IMAGES_UNPIN, REPLY_SWALLOW));
     pg_buf_free(&out);
     if (!ok) {
         if (s->state == SESSION_READY)
@@ -345,9 +348,13 @@ msg_result ext_dual_primary_done(session *s, const msg *m)
         pg_buf_init(&op->apply);
         pg_buf_put(&in, st->row_desc.data, st->row_desc.len);
         pg_buf_put(&in, op->first->captured.data, op->first->captured.len);
+        row_images_opts o;
+        op->table = st->table;
+        rs_apply_opts(s, false, &o);
+        op->pinned = st->client_cols == 0;
         bool ok = !in.failed && row_images_build(st->table, st->cls->stmts[0].dml, in.data,
-                                                 in.len, false, &client, &op->apply, &rows, err,
-                                                 sizeof(err));
+                                                 in.len, &o, &client, &op->apply, &rows,
+                                                 &op->primary_digest, err, sizeof(err));
         pg_buf_free(&in);
         if (!ok) {
             pg_buf_free(&client);
@@ -368,11 +375,14 @@ msg_result ext_dual_primary_done(session *s, const msg *m)
     }
     if (s->cfg->on_mirror_failure == MIRROR_CONTINUE && !open_savepoint(s, op->second))
         return MSG_WAIT;
+    bool pin = run && op->verify && op->pinned; /* what it returns prints like the images */
     if (!ext_send_internal(s, op->second, "SELECT pg_catalog.set_config('pgtandem.mirror', 'on', true)",
                        REPLY_SWALLOW) ||
         !ext_send_internal(s, op->second, rs_mirror_lock_timeout_on(s), REPLY_SWALLOW) ||
+        (pin && !ext_send_internal(s, op->second, ROW_IMAGES_PIN, REPLY_SWALLOW)) ||
         !(run ? ext_send(s, op->second, run->data, run->len, REPLY_CAPTURE)
               : ext_send(s, op->second, m->whole, m->len, REPLY_CAPTURE)) ||
+        (pin && !ext_send_internal(s, op->second, ROW_IMAGES_UNPIN, REPLY_SWALLOW)) ||
         !ext_send_internal(s, op->second, RS_MIRROR_LOCK_TIMEOUT_OFF, REPLY_SWALLOW) ||
         !ext_send_internal(s, op->second,
                        "SELECT pg_catalog.set_config('pgtandem.mirror', 'off', true)",
@@ -406,6 +416,10 @@ msg_result ext_dual_secondary_done(session *s)
         return MSG_WAIT;
     const backend_outcome *p = &op->first->rx->capture_outcome, *q = &op->second->rx->capture_outcome;
     bool match = st->images ? !q->error && q->rows == op->primary_rows : rs_same_outcome(p, q);
+    if (match && st->images) {
+        op->table = st->table;
+        rs_verify_rows(s, st->dec.service, c);
+    }
     pg_buf_reset(&op->second->captured);
     if (!match) {
         char tables[256];

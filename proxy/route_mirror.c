@@ -4,6 +4,7 @@
  * (secondary first) or by two-phase commit. The lock-step argument is at the
  * top of session_route.c. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "protocol/pg_codes.h"
@@ -19,6 +20,42 @@ void rs_send_then(session *s, backend *b, const char *sql, int step)
         return;
     s->op->step = step;
     rs_flush_to(s, b);
+}
+
+bool rs_verify_sampled(const session *s)
+{
+    double p = s->cfg->verify_writes_sample;
+    return p >= 1.0 || (p > 0.0 && (double)random() / ((double)RAND_MAX + 1.0) < p);
+}
+
+void rs_apply_opts(session *s, bool sync, row_images_opts *o)
+{
+    route_op *op = s->op;
+    op->verify = rs_verify_sampled(s);
+    o->sync = sync;
+    o->verify = op->verify;
+    o->replica_pass = op->table->row_trigger && op->second->target->replica_role;
+}
+
+void rs_verify_rows(session *s, int service, const classify_stmt *st)
+{
+    route_op *op = s->op;
+    if (!op->verify)
+        return;
+    row_digest q;
+    row_images_digest_reply(op->table, op->second->captured.data, op->second->captured.len,
+                            op->primary_rows, &q);
+    if (row_digest_equal(&op->primary_digest, &q, false))
+        return;
+    backend_outcome po = {0}, qo = {0};
+    char pd[17], qd[17], tables[256];
+    row_digest_format(&op->primary_digest, false, pd);
+    row_digest_format(&q, false, qd);
+    snprintf(po.tag, sizeof(po.tag), "%llu rows, digest %s",
+             (unsigned long long)op->primary_digest.rows, pd);
+    snprintf(qo.tag, sizeof(qo.tag), "%llu rows, digest %s", (unsigned long long)q.rows, qd);
+    divergence_record(s, service, "rows written differ", st->fingerprint,
+                      rs_stmt_tables(st, tables, sizeof(tables)), &po, &qo);
 }
 
 /* What the messages call the write: a COPY, or any other statement. */
@@ -106,6 +143,8 @@ void rs_mirror_compare(session *s)
                           *q = &op->second->rx->capture_outcome;
     char tables[256];
     bool match = op->images ? !q->error && q->rows == op->primary_rows : rs_same_outcome(p, q);
+    if (match && op->images)
+        rs_verify_rows(s, op->dec.service, st);
     if (!match) {
         divergence_record(s, op->dec.service, "outcome differs", st->fingerprint,
                           rs_stmt_tables(st, tables, sizeof(tables)), p, q);

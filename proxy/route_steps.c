@@ -230,9 +230,11 @@ static bool take_row_images(session *s)
     size_t rows = 0;
     pg_buf_init(&client);
     pg_buf_init(&op->apply);
+    row_images_opts o;
+    rs_apply_opts(s, true, &o);
     bool ok = row_images_build(op->table, op->cls->stmts[0].dml, op->first->captured.data,
-                               op->first->captured.len, true, &client, &op->apply, &rows, err,
-                               sizeof(err));
+                               op->first->captured.len, &o, &client, &op->apply, &rows,
+                               &op->primary_digest, err, sizeof(err));
     if (!ok) {
         pg_buf_free(&client);
         session_close(s, "XX000", err);
@@ -254,9 +256,12 @@ void rs_step_dual(session *s)
         op->wrapped = s->tx_status == PG_TX_IDLE;
         if (op->wrapped && !rs_send_query(s, op->first, "BEGIN", REPLY_SWALLOW))
             return;
-        if (op->images ? !rs_send_query(s, op->first, op->rewritten, REPLY_CAPTURE)
-                       : !backend_send_raw(op->first, op->request.data, op->request.len,
-                                           REPLY_CAPTURE))
+        bool pin = op->pinned = op->images && !op->cls->stmts[0].returning; /* row_images.h */
+        if ((pin && !rs_send_query(s, op->first, ROW_IMAGES_PIN, REPLY_SWALLOW)) ||
+            (op->images ? !rs_send_query(s, op->first, op->rewritten, REPLY_CAPTURE)
+                        : !backend_send_raw(op->first, op->request.data, op->request.len,
+                                            REPLY_CAPTURE)) ||
+            (pin && !rs_send_query(s, op->first, ROW_IMAGES_UNPIN, REPLY_SWALLOW)))
             return;
         op->step = 1;
         rs_flush_to(s, op->first);
@@ -285,8 +290,12 @@ void rs_step_dual(session *s)
         const char *pre, *post;
         rs_mirror_guards(s, &pre, &post);
         const pg_buf *req = op->images ? &op->apply : &op->request;
+        /* what it returns to verify prints like the images */
+        bool pin_second = op->images && op->verify && op->pinned;
         if (!rs_send_query(s, op->second, pre, REPLY_SWALLOW) ||
+            (pin_second && !rs_send_query(s, op->second, ROW_IMAGES_PIN, REPLY_SWALLOW)) ||
             !backend_send_raw(op->second, req->data, req->len, REPLY_CAPTURE) ||
+            (pin_second && !rs_send_query(s, op->second, ROW_IMAGES_UNPIN, REPLY_SWALLOW)) ||
             !rs_send_query(s, op->second, post, REPLY_SWALLOW))
             return;
         op->step = 2;

@@ -16,6 +16,8 @@
  * closed after use, so they never replace the client's unnamed statement or
  * portal on the secondary. */
 #define APPLY_NAME "pgtandem_apply"
+#define FIX_NAME "pgtandem_fix"
+#define ROLE_NAME "pgtandem_role"
 #define SEQUENCE_NAME "pgtandem_sequence"
 
 typedef struct shape {
@@ -55,10 +57,31 @@ static ssize_t column_index(const shape *sh, const char *name)
     return -1;
 }
 
+/* " RETURNING" every column of the image, in its order: what the secondary
+ * wrote, printed like the primary's image, for verify_writes_sample. */
+static void put_returning(const shape *sh, pg_buf *sql)
+{
+    put_str(sql, " RETURNING ");
+    for (size_t i = sh->client; i < sh->total; i++) {
+        if (i > sh->client)
+            put_str(sql, ", ");
+        put_ident(sql, sh->names[i]);
+    }
+}
+
+static bool is_key(const catalog_table *t, const char *column)
+{
+    for (size_t k = 0; k < t->n_pkey; k++)
+        if (strcmp(t->pkey[k], column) == 0)
+            return true;
+    return false;
+}
+
 /* The statement that applies one row: an upsert by primary key (so an
  * INSERT, an UPDATE and an ON CONFLICT all land as the primary's row), or a
- * delete by primary key. */
-static bool build_sql(const catalog_table *t, classify_dml dml, const shape *sh, pg_buf *sql)
+ * delete by primary key. With `returning`, it returns what it wrote. */
+static bool build_sql(const catalog_table *t, classify_dml dml, const shape *sh, bool returning,
+                      pg_buf *sql)
 {
     put_str(sql, dml == CLASSIFY_DML_DELETE ? "DELETE FROM " : "INSERT INTO ");
     put_ident(sql, t->schema);
@@ -73,23 +96,34 @@ static bool build_sql(const catalog_table *t, classify_dml dml, const shape *sh,
             put_str(sql, " = ");
             put_param(sql, k + 1);
         }
+        if (returning)
+            put_returning(sh, sql);
         return true;
     }
+    /* a stored generated column is computed by each database from the
+     * others: naming it is an error (428C9), and it needs no value */
     put_str(sql, " (");
+    size_t given = 0;
     for (size_t i = sh->client; i < sh->total; i++) {
-        if (i > sh->client)
+        if (catalog_is_stored(t, sh->names[i]))
+            continue;
+        if (given)
             put_str(sql, ", ");
         put_ident(sql, sh->names[i]);
+        given++;
     }
     put_str(sql, ") OVERRIDING SYSTEM VALUE VALUES (");
-    for (size_t i = sh->client; i < sh->total; i++) {
-        if (i > sh->client)
+    for (size_t k = 0; k < given; k++) {
+        if (k)
             put_str(sql, ", ");
-        put_param(sql, i - sh->client + 1);
+        put_param(sql, k + 1);
     }
     put_str(sql, ")");
-    if (t->n_pkey == 0) /* a plain INSERT: the only kind planned for keyless tables */
+    if (t->n_pkey == 0) { /* a plain INSERT: the only kind planned for keyless tables */
+        if (returning)
+            put_returning(sh, sql);
         return true;
+    }
     put_str(sql, " ON CONFLICT (");
     for (size_t k = 0; k < t->n_pkey; k++) {
         if (k)
@@ -99,10 +133,9 @@ static bool build_sql(const catalog_table *t, classify_dml dml, const shape *sh,
     put_str(sql, ")");
     bool any = false;
     for (size_t i = sh->client; i < sh->total; i++) {
-        bool is_key = false;
-        for (size_t k = 0; k < t->n_pkey && !is_key; k++)
-            is_key = strcmp(t->pkey[k], sh->names[i]) == 0;
-        if (is_key)
+        /* identity ALWAYS can't be assigned by UPDATE; an existing row keeps its value */
+        if (is_key(t, sh->names[i]) || catalog_is_stored(t, sh->names[i]) ||
+            catalog_is_always(t, sh->names[i]))
             continue;
         put_str(sql, any ? ", " : " DO UPDATE SET ");
         put_ident(sql, sh->names[i]);
@@ -112,7 +145,60 @@ static bool build_sql(const catalog_table *t, classify_dml dml, const shape *sh,
     }
     if (!any)
         put_str(sql, " DO NOTHING");
+    if (returning)
+        put_returning(sh, sql);
     return true;
+}
+
+/* The second pass of an apply into a database whose triggers would re-stamp
+ * the rows (run under session_replication_role = replica, where ordinary
+ * triggers don't fire): every column set again to the image, by primary key.
+ * Its parameters are the upsert's. Wrapped in a SELECT so that its rows are
+ * not counted as rows applied; with `returning`, it returns what it wrote. */
+static void build_fix_sql(const catalog_table *t, const shape *sh, bool returning, pg_buf *sql)
+{
+    put_str(sql, "WITH pgtandem_fixed AS (UPDATE ");
+    put_ident(sql, t->schema);
+    pg_buf_put_byte(sql, '.');
+    put_ident(sql, t->name);
+    size_t param = 0, set = 0;
+    for (size_t i = sh->client; i < sh->total; i++) {
+        if (catalog_is_stored(t, sh->names[i]))
+            continue;
+        param++;
+        if (is_key(t, sh->names[i]) || catalog_is_always(t, sh->names[i]))
+            continue;
+        put_str(sql, set++ ? ", " : " SET ");
+        put_ident(sql, sh->names[i]);
+        put_str(sql, " = ");
+        put_param(sql, param);
+    }
+    if (!set) { /* nothing but the key: a no-op that still returns the row */
+        put_str(sql, " SET ");
+        put_ident(sql, t->pkey[0]);
+        put_str(sql, " = ");
+        put_ident(sql, t->pkey[0]);
+    }
+    put_str(sql, " WHERE ");
+    param = 0;
+    size_t keys = 0;
+    for (size_t i = sh->client; i < sh->total; i++) {
+        if (catalog_is_stored(t, sh->names[i]))
+            continue;
+        param++;
+        if (!is_key(t, sh->names[i]))
+            continue;
+        if (keys++)
+            put_str(sql, " AND ");
+        put_ident(sql, sh->names[i]);
+        put_str(sql, " = ");
+        put_param(sql, param);
+    }
+    if (returning)
+        put_returning(sh, sql);
+    else
+        put_str(sql, " RETURNING 1");
+    put_str(sql, returning ? ") SELECT * FROM pgtandem_fixed" : ") SELECT FROM pgtandem_fixed WHERE false");
 }
 
 static bool read_shape(const catalog_table *t, const uint8_t *body, size_t len, shape *sh,
@@ -143,8 +229,30 @@ static bool read_shape(const catalog_table *t, const uint8_t *body, size_t len, 
     return true;
 }
 
+static void put_bind(pg_buf *b, const char *name, const uint8_t *const *val,
+                     const int32_t *vlen, const size_t *at, size_t count)
+{
+    /* all parameters as text */
+    pg_buf_begin_msg(b, PG_FE_BIND);
+    pg_buf_put_cstring(b, name);
+    pg_buf_put_cstring(b, name);
+    pg_buf_put_int16(b, 0);
+    pg_buf_put_int16(b, (int16_t)count);
+    for (size_t k = 0; k < count; k++) {
+        size_t i = at[k];
+        pg_buf_put_int32(b, vlen[i]);
+        if (vlen[i] > 0)
+            pg_buf_put(b, val[i], (size_t)vlen[i]);
+    }
+    pg_buf_put_int16(b, 0);
+    pg_buf_end_msg(b);
+    pg_buf_execute(b, name, 0);
+    pg_buf_close(b, 'P', name);
+}
+
 static bool read_row(const catalog_table *t, classify_dml dml, const shape *sh,
-                     const uint8_t *body, size_t len, pg_buf *client, pg_buf *apply)
+                     const uint8_t *body, size_t len, pg_buf *client, pg_buf *apply,
+                     pg_buf *fix, row_digest *digest)
 {
     const uint8_t *val[MAX_COLUMNS];
     int32_t vlen[MAX_COLUMNS];
@@ -168,31 +276,32 @@ static bool read_row(const catalog_table *t, classify_dml dml, const shape *sh,
         pg_buf_put(client, body + 2, cut_at - 2);
         pg_buf_end_msg(client);
     }
-    /* Bind: all parameters as text */
-    pg_buf_begin_msg(apply, PG_FE_BIND);
-    pg_buf_put_cstring(apply, APPLY_NAME);
-    pg_buf_put_cstring(apply, APPLY_NAME);
-    pg_buf_put_int16(apply, 0);
-    size_t first = sh->client, count = sh->total - sh->client;
-    if (dml == CLASSIFY_DML_DELETE)
-        count = t->n_pkey;
-    pg_buf_put_int16(apply, (int16_t)count);
-    for (size_t k = 0; k < count; k++) {
-        size_t i = first + k;
-        if (dml == CLASSIFY_DML_DELETE) {
-            ssize_t at = column_index(sh, t->pkey[k]);
-            if (at < 0)
-                return false;
-            i = (size_t)at;
+    if (digest) { /* the image's own columns, as the secondary will return them */
+        const char *fields[MAX_COLUMNS];
+        int lens[MAX_COLUMNS];
+        for (size_t i = sh->client; i < sh->total; i++) {
+            fields[i - sh->client] = vlen[i] > 0 ? (const char *)val[i] : "";
+            lens[i - sh->client] = vlen[i];
         }
-        pg_buf_put_int32(apply, vlen[i]);
-        if (vlen[i] > 0)
-            pg_buf_put(apply, val[i], (size_t)vlen[i]);
+        row_digest_add_fields(digest, sh->total - sh->client, fields, lens);
     }
-    pg_buf_put_int16(apply, 0);
-    pg_buf_end_msg(apply);
-    pg_buf_execute(apply, APPLY_NAME, 0);
-    pg_buf_close(apply, 'P', APPLY_NAME);
+    size_t count = 0;
+    size_t at[MAX_COLUMNS];
+    if (dml == CLASSIFY_DML_DELETE) {
+        for (size_t k = 0; k < t->n_pkey; k++) {
+            ssize_t i = column_index(sh, t->pkey[k]);
+            if (i < 0)
+                return false;
+            at[count++] = (size_t)i;
+        }
+    } else {
+        for (size_t i = sh->client; i < sh->total; i++)
+            if (!catalog_is_stored(t, sh->names[i]))
+                at[count++] = i;
+    }
+    put_bind(apply, APPLY_NAME, val, vlen, at, count);
+    if (fix)
+        put_bind(fix, FIX_NAME, val, vlen, at, count);
     return true;
 }
 
@@ -235,14 +344,22 @@ static void advance_sequences(const catalog_table *t, pg_buf *apply)
 }
 
 bool row_images_build(const catalog_table *t, classify_dml dml, const uint8_t *replies,
-                      size_t len, bool sync, pg_buf *client, pg_buf *apply, size_t *rows,
-                      char *err, size_t err_len)
+                      size_t len, const row_images_opts *o, pg_buf *client, pg_buf *apply,
+                      size_t *rows, row_digest *digest, char *err, size_t err_len)
 {
     shape *sh = calloc(1, sizeof(*sh));
     if (!sh) {
         snprintf(err, err_len, "out of memory");
         return false;
     }
+    /* a second pass needs the key to find the rows again; a keyless INSERT
+     * runs under the replica role as a whole instead */
+    bool replica = o->replica_pass && dml != CLASSIFY_DML_DELETE;
+    bool fix_pass = replica && t->n_pkey > 0;
+    pg_buf fix;
+    pg_buf_init(&fix);
+    if (digest)
+        row_digest_init(digest);
     bool ok = true;
     *rows = 0;
     size_t pos = 0;
@@ -260,34 +377,72 @@ bool row_images_build(const catalog_table *t, classify_dml dml, const uint8_t *r
             if (ok) {
                 pg_buf sql;
                 pg_buf_init(&sql);
-                ok = build_sql(t, dml, sh, &sql);
+                if (replica && !fix_pass)
+                    pg_buf_run_once(apply, ROLE_NAME, ROW_IMAGES_REPLICA);
+                ok = build_sql(t, dml, sh, o->verify && !fix_pass, &sql);
                 pg_buf_put_byte(&sql, 0);
                 /* an apply that failed midway (a cancel, a lock timeout) skipped its
                  * closing Close; closing a missing name is no error */
                 pg_buf_close(apply, 'S', APPLY_NAME);
                 pg_buf_parse(apply, APPLY_NAME, (const char *)sql.data);
+                if (fix_pass) {
+                    pg_buf_reset(&sql);
+                    build_fix_sql(t, sh, o->verify, &sql);
+                    pg_buf_put_byte(&sql, 0);
+                    pg_buf_parse(&fix, FIX_NAME, (const char *)sql.data);
+                }
                 ok = ok && !sql.failed;
                 pg_buf_free(&sql);
             }
         } else if (f.type == PG_BE_DATA_ROW) {
-            ok = sh->total && read_row(t, dml, sh, body, f.body_len, client, apply);
+            ok = sh->total && read_row(t, dml, sh, body, f.body_len, client, apply,
+                                       fix_pass ? &fix : NULL, o->verify ? digest : NULL);
             (*rows)++;
         } else {
             pg_buf_put(client, replies + pos, f.hdr_len + f.body_len);
         }
         pos += f.hdr_len + f.body_len;
     }
-    if (ok && *rows)
+    if (ok && *rows) {
         pg_buf_close(apply, 'S', APPLY_NAME);
+        if (fix_pass) { /* after the upsert ran as usual (cascades, audit triggers) */
+            pg_buf_run_once(apply, ROLE_NAME, ROW_IMAGES_REPLICA);
+            pg_buf_put(apply, fix.data, fix.len);
+            pg_buf_close(apply, 'S', FIX_NAME);
+        }
+        if (replica)
+            pg_buf_run_once(apply, ROLE_NAME, ROW_IMAGES_ORIGIN);
+    }
     if (ok && *rows && dml != CLASSIFY_DML_DELETE)
         advance_sequences(t, apply);
-    if (ok && *rows && sync)
+    if (ok && *rows && o->sync)
         pg_buf_simple(apply, PG_FE_SYNC);
     if (!ok || !*rows)
         pg_buf_reset(apply); /* nothing to apply */
     if (!ok)
         snprintf(err, err_len, "unexpected reply shape from the primary");
-    ok = ok && !client->failed && !apply->failed;
+    ok = ok && !client->failed && !apply->failed && !fix.failed;
+    pg_buf_free(&fix);
     free(sh);
     return ok;
+}
+
+void row_images_digest_reply(const catalog_table *t, const uint8_t *replies, size_t len,
+                             uint64_t rows, row_digest *out)
+{
+    row_digest_init(out);
+    size_t pos = 0;
+    while (pos < len && out->rows < rows) {
+        pg_frame f;
+        const char *ferr = NULL;
+        if (pg_frame_be(replies + pos, len - pos, &f, &ferr) != PG_FRAME_OK ||
+            len - pos < f.hdr_len + f.body_len)
+            return;
+        const uint8_t *body = replies + pos + f.hdr_len;
+        /* the apply's rows come before the sequence upkeep's one-column rows */
+        if (f.type == PG_BE_DATA_ROW && f.body_len >= 2 &&
+            (size_t)((body[0] << 8) | body[1]) == t->n_columns)
+            (void)row_digest_add_datarow(out, body, f.body_len);
+        pos += f.hdr_len + f.body_len;
+    }
 }

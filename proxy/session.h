@@ -14,6 +14,7 @@
 #include "protocol/scram.h"
 #include "routing/classify_cache.h"
 #include "routing/route.h"
+#include "proxy/shadow_digest.h"
 #include "proxy/ext_registry.h"
 #include "proxy/proxy.h"
 #include "proxy/stats_record.h"
@@ -63,6 +64,9 @@ typedef struct route_op {
     const struct catalog_table *table;
     pg_buf apply;       /* the secondary's batch that applies the rows */
     uint64_t primary_rows;
+    bool pinned;               /* the primary printed the images under ROW_IMAGES_PIN */
+    bool verify;               /* verify_writes_sample picked this write */
+    row_digest primary_digest; /* of the images, when verify */
     char error_state[6];
     char error_text[512];
     /* extended batches (route_ext.c) */

@@ -9,6 +9,7 @@
 
 #include "proxy/backend.h"
 #include "proxy/catalog.h"
+#include "proxy/row_images.h"
 #include "proxy/session.h"
 
 enum rs_op_kind { OP_NONE = 0, OP_SINGLE, OP_ALL, OP_COMMIT, OP_DUAL, OP_EXT, OP_COPY_DUAL };
@@ -77,6 +78,13 @@ enum rs_mirror_step {
 };
 /* Sends one of pgtandem's own statements and moves the request to `step`. */
 void rs_send_then(session *s, backend *b, const char *sql, int step);
+/* verify_writes_sample: whether this mirrored write's rows are compared. */
+bool rs_verify_sampled(const session *s);
+/* The options of the apply of op->table's images on op->second (row_images.h). */
+void rs_apply_opts(session *s, bool sync, row_images_opts *o);
+/* A verified write: the rows the secondary returned against the images;
+ * a difference is recorded as a divergence. */
+void rs_verify_rows(session *s, int service, const classify_stmt *st);
 /* The statements around the secondary's copy of the write (static buffers:
  * valid until the next call). */
 void rs_mirror_guards(const session *s, const char **pre, const char **post);

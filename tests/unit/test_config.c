@@ -67,6 +67,7 @@ Test(config, defaults)
     cr_assert_eq(c->log_level, LOG_INFO);
     cr_assert_float_eq(c->login_timeout, 15.0, 1e-9);
     cr_assert_eq(c->max_clients, 10000);
+    cr_assert_float_eq(c->verify_writes_sample, 0.1, 1e-9);
     cr_assert_eq(c->refs, 1);
 
     const backend_target *t = &c->legacy;
@@ -95,6 +96,7 @@ Test(config, every_key)
                         "log_level = debug\n"
                         "login_timeout = 2.5\n"
                         "max_clients = 50\n"
+                        "verify_writes_sample = 1\n"
                         "\n"
                         "[legacy]\n"
                         "conninfo = host=127.0.0.2 port=6543 dbname=shop user=app "
@@ -106,6 +108,7 @@ Test(config, every_key)
     cr_assert_eq(c->log_level, LOG_DEBUG);
     cr_assert_float_eq(c->login_timeout, 2.5, 1e-9);
     cr_assert_eq(c->max_clients, 50);
+    cr_assert_float_eq(c->verify_writes_sample, 1.0, 1e-9);
     cr_assert_str_eq(c->legacy.host, "127.0.0.2");
     cr_assert_eq(c->legacy.port, 6543);
     cr_assert_str_eq(c->legacy.dbname, "shop");
@@ -234,6 +237,12 @@ static const bad_case bad_cases[] = {
     {"login_timeout nan", "[pgtandem]\nlogin_timeout = nan\n" LEGACY, 2, "seconds"},
     {"login_timeout over a day", "[pgtandem]\nlogin_timeout = 86401\n" LEGACY, 2, "seconds"},
     {"login_timeout with unit", "[pgtandem]\nlogin_timeout = 5s\n" LEGACY, 2, "seconds"},
+    {"verify_writes_sample over 1", "[pgtandem]\nverify_writes_sample = 1.5\n" LEGACY, 2,
+     "verify_writes_sample must be a number from 0 to 1"},
+    {"verify_writes_sample negative", "[pgtandem]\nverify_writes_sample = -0.1\n" LEGACY, 2,
+     "from 0 to 1"},
+    {"verify_writes_sample text", "[pgtandem]\nverify_writes_sample = all\n" LEGACY, 2,
+     "from 0 to 1"},
     {"no [legacy] conninfo", "[pgtandem]\nlisten = 127.0.0.1:6432\n", 0,
      "[legacy] conninfo is required"},
     {"empty file", "", 0, "[legacy] conninfo is required"},

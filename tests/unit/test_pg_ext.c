@@ -137,3 +137,22 @@ Test(pg_ext, which_replies_end_a_message)
     for (size_t i = 0; i < sizeof(not_ends); i++)
         cr_assert_not(pg_ends_reply(not_ends[i]), "%c does not end a reply", not_ends[i]);
 }
+
+Test(pg_ext, run_once_is_parse_bind_execute_and_two_closes)
+{
+    pg_buf m, want;
+    pg_buf_init(&m);
+    pg_buf_init(&want);
+    pg_buf_run_once(&m, "x", "SET LOCAL a = b");
+    pg_buf_parse(&want, "x", "SET LOCAL a = b");
+    pg_buf_bind_text(&want, "x", "x", NULL, 0);
+    pg_buf_execute(&want, "x", 0);
+    pg_buf_close(&want, 'P', "x");
+    pg_buf_close(&want, 'S', "x");
+    cr_assert_not(m.failed);
+    cr_assert_eq(pg_count_replies(m.data, m.len), 5);
+    cr_assert_eq(m.len, want.len);
+    cr_assert_eq(memcmp(m.data, want.data, m.len), 0);
+    pg_buf_free(&m);
+    pg_buf_free(&want);
+}

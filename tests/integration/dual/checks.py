@@ -1209,6 +1209,8 @@ import checks_hidden_writes  # noqa: E402,F401
 import checks_mirror_timeout  # noqa: E402,F401
 import checks_copy_first  # noqa: E402,F401
 import checks_savepoint  # noqa: E402,F401
+import checks_coltypes  # noqa: E402,F401
+import checks_replica  # noqa: E402,F401
 
 
 # ---------------------------------------------------------------------------

@@ -98,6 +98,19 @@ if ! enable_commit_ts >>"$TMP/db-start.log" 2>&1; then
     db_start || { fail "databases: restart failed"; tail -n 30 "$TMP/db-start.log" | indent; finish; }
 fi
 
+# The column-kinds tables (checks_coltypes.py), on legacy and on cart_db, which owns them.
+apply_coltypes() {
+    "$ROOT/conf/pgtandem-db" psql --dir "$TMP/db" legacy -X -q -v ON_ERROR_STOP=1 -v legacy=true \
+        -f "$HERE/coltypes.sql" &&
+    "$ROOT/conf/pgtandem-db" psql --dir "$TMP/db" cart -X -q -v ON_ERROR_STOP=1 -v legacy=false \
+        -f "$HERE/coltypes.sql"
+}
+if ! apply_coltypes >>"$TMP/db-start.log" 2>&1; then
+    fail "databases: tests/integration/dual/coltypes.sql failed"
+    tail -n 10 "$TMP/db-start.log" | indent
+fi
+CART_TABLES="carts,cart_items,wishlists,wishlist_items,coltype_all,coltype_dropped"
+
 LEGACY_KV=$(kv "$LEGACY_PORT" poc poc_user admin123)
 AUTH_KV=$(kv "$AUTH_PORT" auth_db auth_user auth_pass123)
 PRODUCT_KV=$(kv "$PRODUCT_PORT" product_db product_user product_pass123)
@@ -105,7 +118,7 @@ CART_KV=$(kv "$CART_PORT" cart_db cart_user cart_pass123)
 PROMO_KV=$(kv "$PROMO_PORT" promotion_db promotion_user promotion_pass123)
 
 COMPARE_ARGS=(--legacy "$LEGACY_KV" --service "auth=$AUTH_KV" --service "product=$PRODUCT_KV"
-              --service "cart=$CART_KV" --service "promotion=$PROMO_KV")
+              --service "cart=$CART_KV" --service "promotion=$PROMO_KV" --tables "cart=$CART_TABLES")
 
 echo "== compare.py on the freshly backfilled databases"
 compare_sides baseline
@@ -132,6 +145,7 @@ on_mirror_failure = $2
 cross_service_writes = reject
 two_phase = $two_phase
 copy_buffer_limit = 1048576
+verify_writes_sample = 1.0
 EOF
     if [[ $4 == shadow ]]; then
         cat >>"$f" <<EOF
@@ -161,7 +175,7 @@ EOF
     done <<EOF
 auth $AUTH_PORT auth_db auth_user auth_pass123 users, user_sessions, user_profiles
 product $PRODUCT_PORT product_db product_user product_pass123 categories, products, product_inventory, product_images, product_variants
-cart $CART_PORT cart_db cart_user cart_pass123 carts, cart_items, wishlists, wishlist_items
+cart $CART_PORT cart_db cart_user cart_pass123 carts, cart_items, wishlists, wishlist_items, coltype_*
 promotion $PROMO_PORT promotion_db promotion_user promotion_pass123 promo_codes, promotion_campaigns, promo_usage, campaign_promo_codes, user_promo_eligibility, promo_analytics, promo_suggestions
 EOF
 }
