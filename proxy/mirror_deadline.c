@@ -19,9 +19,25 @@
 /* seconds a cancelled secondary has to answer before it is given up */
 #define MIRROR_CANCEL_GRACE 2.0
 
+/* Whether b commits in the group now committing while a later group (its
+ * primary) still waits for it (rs_commit_group: secondaries first). */
+static bool commits_before_primary(session *s, const backend *b)
+{
+    int phase = s->op->phase;
+    if (phase < 0 || rs_commit_group(s, b) != phase)
+        return false;
+    backend *list[CONFIG_MAX_SERVICES + 1];
+    size_t n = rs_participants(s, list);
+    for (size_t i = 0; i < n; i++)
+        if (rs_commit_group(s, list[i]) > phase)
+            return true;
+    return false;
+}
+
 /* Whether the request in progress waits for b as a secondary: the second half
  * of a mirrored write (statement, COPY, extended Execute), or the commit of a
- * group that commits before its primary. */
+ * group that commits before its primary (COMMIT by either protocol, and the
+ * Sync that ends a window pgtandem wrapped in a transaction). */
 static bool waits_as_secondary(session *s, const backend *b)
 {
     const route_op *op = s->op;
@@ -32,9 +48,11 @@ static bool waits_as_secondary(session *s, const backend *b)
     case OP_COPY_DUAL:
         return b == op->second;
     case OP_EXT: /* op->second stays set after the mirrored Execute */
+        if (op->step == ST_SYNC || op->step == ST_EXEC_COMMIT)
+            return commits_before_primary(s, b);
         return b == op->second && op->step == ST_DUAL_SECONDARY;
     case OP_COMMIT:
-        return op->phase == 0 && rs_commit_group(s, b) == 0;
+        return commits_before_primary(s, b);
     default:
         return false;
     }

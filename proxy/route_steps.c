@@ -169,6 +169,16 @@ void rs_step_commit(session *s)
         rs_op_done(s);
         return;
     }
+    if (op->step == 11) { /* the rollback after a failed commit is done */
+        pg_buf_reset(&s->tx_log);
+        pg_buf_reset(&s->tx_session_log);
+        rs_reply_error(s, "40000",
+                    "pgtandem: a service database could not commit; the transaction was rolled "
+                    "back on both sides",
+                    PG_TX_IDLE);
+        rs_op_done(s);
+        return;
+    }
     /* check the group that just committed */
     if (op->phase >= 0) {
         for (size_t i = 0; i < n; i++) {
@@ -180,26 +190,15 @@ void rs_step_commit(session *s)
             if (o->error || strcmp(o->tag, "COMMIT") != 0) {
                 divergence_record(s, list[i]->service, "secondary commit failed",
                                   op->cls->stmts[0].fingerprint, "", NULL, o);
-                if (s->cfg->on_mirror_failure == MIRROR_FAIL && op->phase == 0) {
-                    rollback_everywhere(s);
+                if (s->cfg->on_mirror_failure == MIRROR_FAIL && op->phase == 0)
                     op->failed = true;
-                }
             }
         }
         if (op->failed) {
+            rollback_everywhere(s);
             op->step = 11;
             return;
         }
-    }
-    if (op->step == 11) {
-        pg_buf_reset(&s->tx_log);
-        pg_buf_reset(&s->tx_session_log);
-        rs_reply_error(s, "40000",
-                    "pgtandem: a service database could not commit; the transaction was rolled "
-                    "back on both sides",
-                    PG_TX_IDLE);
-        rs_op_done(s);
-        return;
     }
     while (++op->phase <= 2) {
         bool sent = false;

@@ -161,3 +161,91 @@ def mirror_timeout_locked_secondary(ctx):
         "UPDATE carts SET subtotal = %s, updated_at = %s WHERE id = %s", (lrow[0], lrow[1], row))
     ctx.same("carts", "id = %d" % row)
     return "answered after %.1f s: %s" % (took, what)
+
+
+SLOW_COMMIT = {"dual": 3992, "continue": 3993}
+
+
+def _slow_commit_trigger(ctx, row, on):
+    """On the cart database only: a deferred trigger that makes a COMMIT touching carts `row`
+    sleep 20 s, so the secondary's commit (not its statement) is what hangs."""
+    d = ctx.fresh_direct("cart", mirror=True)
+    try:
+        if on:
+            d.execute("CREATE OR REPLACE FUNCTION pgt_test_slow_commit() RETURNS trigger "
+                      "LANGUAGE plpgsql AS $$ BEGIN IF NEW.id = %d THEN PERFORM pg_sleep(20); "
+                      "END IF; RETURN NULL; END $$" % row)
+            d.execute("CREATE CONSTRAINT TRIGGER pgt_test_slow_commit AFTER UPDATE ON carts "
+                      "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+                      "EXECUTE FUNCTION pgt_test_slow_commit()")
+        else:
+            d.execute("DROP TRIGGER IF EXISTS pgt_test_slow_commit ON carts")
+            d.execute("DROP FUNCTION IF EXISTS pgt_test_slow_commit()")
+    finally:
+        d.close()
+
+
+@check("dual", "continue", timeout=120)
+def mirror_timeout_slow_secondary_commit(ctx):
+    """The secondary's COMMIT hangs (a deferred trigger there sleeps): by the simple protocol,
+    by an extended COMMIT (psycopg's pipeline mode) and by the Sync that ends a pipelined
+    autocommit write, the client has its answer within mirror_timeout + grace + a margin."""
+    row = SLOW_COMMIT[ctx.group]
+    set_mirror_timeout(ctx, MIRROR_TIMEOUT)
+    _slow_commit_trigger(ctx, row, True)
+    said = []
+    try:
+        def simple(c):
+            c.execute("BEGIN")
+            c.execute("UPDATE carts SET subtotal = subtotal WHERE id = %d" % row)
+            c.execute("COMMIT")
+
+        def extended_commit(c):
+            c.autocommit = False
+            try:
+                with c.pipeline():
+                    c.execute("UPDATE carts SET subtotal = subtotal WHERE id = %s", (row,))
+                    c.commit()
+            finally:
+                c.autocommit = True
+
+        def pipelined_autocommit(c):
+            with c.pipeline():
+                c.execute("UPDATE carts SET subtotal = subtotal WHERE id = %s", (row,))
+
+        for what, fn in (("simple COMMIT", simple), ("extended COMMIT", extended_commit),
+                         ("Sync of a pipelined write", pipelined_autocommit)):
+            c = connect_named(ctx, "pgt-slow-commit")
+            off = log_size(ctx)
+            out = {}
+
+            def run():
+                t0 = time.time()
+                try:
+                    fn(c)
+                    out["ok"] = True
+                except psycopg.Error as e:
+                    out["error"] = e
+                out["seconds"] = time.time() - t0
+            th = threading.Thread(target=run, daemon=True)
+            th.start()
+            bound = MIRROR_TIMEOUT + GRACE + 4
+            th.join(bound)
+            need(not th.is_alive(), "%s: no answer %d s after the secondary's commit began to hang"
+                 " (mirror_timeout %d s)" % (what, bound, MIRROR_TIMEOUT))
+            if ctx.group == "continue":
+                need(out.get("ok"), "%s, continue: failed: %s" % (what, err_text(out.get("error"))))
+            else:
+                need(out.get("error") is not None, "%s, fail: the commit succeeded" % what)
+            need(poll(lambda: "divergence" in log_since(ctx, off).lower(), 3.0),
+                 "%s: no divergence line" % what)
+            said.append("%s %.1f s" % (what, out["seconds"]))
+            c.close()
+    finally:
+        _slow_commit_trigger(ctx, row, False)
+        set_mirror_timeout(ctx, None)
+    lrow = ctx.one("legacy", "SELECT subtotal, updated_at FROM carts WHERE id = %s", (row,))
+    ctx.direct("cart", mirror=True).execute(
+        "UPDATE carts SET subtotal = %s, updated_at = %s WHERE id = %s", (lrow[0], lrow[1], row))
+    ctx.same("carts", "id = %d" % row)
+    return "; ".join(said)
