@@ -35,6 +35,8 @@
 
 /* Messages at least this large may pass to the client before they are complete. */
 #define ROUTE_STREAM_THRESHOLD (64u * 1024u)
+/* Complete messages of a batch without Sync or Flush taken at once (see take_request). */
+#define ROUTE_BATCH_PIECE STREAM_HIGH_WATER
 
 /* --------------------------------------------------------- taking requests */
 
@@ -237,17 +239,18 @@ static void split_query(session *s, const char *sql)
     op->split = true;
 }
 
-static void start_query(session *s, const uint8_t *msg, size_t len)
+/* Takes over `query`, the Query message. */
+static void start_query(session *s, pg_buf *query)
 {
     route_op *op = s->op;
-    const char *sql = (const char *)msg + 5;
+    op->request = *query;
+    pg_buf_init(query);
+    const char *sql = (const char *)op->request.data + 5;
     op->cls = classify_cache_get(s->px->classify, sql);
     if (!op->cls) {
         session_close(s, "53200", "out of memory");
         return;
     }
-    pg_buf_init(&op->request);
-    pg_buf_put(&op->request, msg, len);
     const classify_stmt *st = &op->cls->stmts[0];
     if (s->tx_poisoned) {
         if (poisoned_request(s, st))
@@ -510,6 +513,50 @@ void rs_fast_batch_done(session *s)
         ext_drop_portals(r);
 }
 
+/* Takes the first `len` bytes of the client's input, extended-protocol messages ending with
+ * `end` (Sync, Flush or FunctionCall), as the next request. */
+static void take_batch(session *s, size_t len, uint8_t end)
+{
+    pg_buf *in = &s->client.in;
+    route_op *op = s->op;
+    bool synced = end != PG_FE_FLUSH;
+    stats_request_begin(s);
+    pg_buf_init(&op->request);
+    fast_parses parses = {0};
+    bool fast = batch_for_legacy(s, in->data, len, &parses);
+    if (fast)
+        register_batch(s, in->data, len, &parses);
+    s->ctl.window_open = fast && !synced; /* legacy is inside the window */
+    fast_parses_free(&parses);
+    if (fast) {
+        if (synced) {
+            op->kind = OP_SINGLE;
+            op->first = s->legacy;
+            op->fast_ext = true;
+            pg_buf_put(&op->request, in->data, len);
+            stats_fast_batch(s);
+        } else {
+            /* replies to a Flush come without a ReadyForQuery */
+            pg_buf_put(&s->legacy->s.out, in->data, len);
+            rs_flush_to(s, s->legacy);
+        }
+    } else if (end == PG_FE_FUNCTION_CALL) {
+        pg_buf_error(&s->client.out, false, "0A000",
+                     "pgtandem: a function call inside a batch that uses service "
+                     "databases is not supported");
+        s->skip_to_sync = true;
+    } else {
+        op->kind = OP_EXT;
+        op->pos = 0;
+        pg_buf_put(&op->request, in->data, len);
+    }
+    if (op->request.failed) {
+        session_close(s, "53200", "out of memory");
+        return;
+    }
+    pg_buf_consume(in, len);
+}
+
 /* Takes the next whole request from the client, if there is one. */
 static void take_request(session *s)
 {
@@ -530,7 +577,7 @@ static void take_request(session *s)
         if (in->len - pos < whole) {
             if (!pg_buf_reserve(in, whole - (in->len - pos)))
                 session_close(s, "53200", "out of memory");
-            return;
+            break;
         }
         if (!pg_fe_check(f.type, in->data + pos + f.hdr_len, f.body_len, &err)) {
             char m[160];
@@ -552,19 +599,25 @@ static void take_request(session *s)
             continue;
         }
         if (f.type == PG_FE_QUERY && !batch) {
-            uint8_t *copy = malloc(whole);
-            if (!copy) {
+            pg_buf query;
+            pg_buf_init(&query);
+            if (in->len == whole) { /* alone in the buffer, as a large one is: no copy */
+                query = *in;
+                pg_buf_init(in);
+            } else {
+                pg_buf_put(&query, in->data, whole);
+                pg_buf_consume(in, whole);
+            }
+            if (query.failed) {
                 session_close(s, "53200", "out of memory");
                 return;
             }
-            memcpy(copy, in->data, whole);
-            pg_buf_consume(in, whole);
             stats_request_begin(s);
             s->ctl.window_open = false;
-            start_query(s, copy, whole);
+            start_query(s, &query);
             if (s->state == SESSION_READY)
                 stats_simple_query(s);
-            free(copy);
+            pg_buf_free(&query);
             return;
         }
         if (f.type == PG_FE_COPY_DATA || f.type == PG_FE_COPY_DONE || f.type == PG_FE_COPY_FAIL) {
@@ -578,46 +631,30 @@ static void take_request(session *s)
         batch = true;
         pos += whole;
         if (f.type == PG_FE_SYNC || f.type == PG_FE_FLUSH || f.type == PG_FE_FUNCTION_CALL) {
-            route_op *op = s->op;
-            bool synced = f.type != PG_FE_FLUSH;
-            stats_request_begin(s);
-            pg_buf_init(&op->request);
-            fast_parses parses = {0};
-            bool fast = batch_for_legacy(s, in->data, pos, &parses);
-            if (fast)
-                register_batch(s, in->data, pos, &parses);
-            s->ctl.window_open = fast && !synced; /* legacy is inside the window */
-            fast_parses_free(&parses);
-            if (fast) {
-                if (synced) {
-                    op->kind = OP_SINGLE;
-                    op->first = s->legacy;
-                    op->fast_ext = true;
-                    pg_buf_put(&op->request, in->data, pos);
-                    stats_fast_batch(s);
-                } else {
-                    /* replies to a Flush come without a ReadyForQuery */
-                    pg_buf_put(&s->legacy->s.out, in->data, pos);
-                    rs_flush_to(s, s->legacy);
-                }
-            } else if (f.type == PG_FE_FUNCTION_CALL) {
-                pg_buf_error(&s->client.out, false, "0A000",
-                             "pgtandem: a function call inside a batch that uses service "
-                             "databases is not supported");
-                s->skip_to_sync = true;
-            } else {
-                op->kind = OP_EXT;
-                op->pos = 0;
-                pg_buf_put(&op->request, in->data, pos);
-            }
-            if (op->request.failed) {
-                session_close(s, "53200", "out of memory");
-                return;
-            }
-            pg_buf_consume(in, pos);
+            take_batch(s, pos, f.type);
             return;
         }
     }
+    /* A batch that goes on without Sync or Flush (libpq's pipeline mode sends thousands of
+     * statements before its Sync) runs in pieces, each as if it ended with a Flush, as
+     * PostgreSQL runs messages as they come: the client's input stays bounded. */
+    if (batch && pos >= ROUTE_BATCH_PIECE && s->state == SESSION_READY)
+        take_batch(s, pos, PG_FE_FLUSH);
+}
+
+/* Bytes of complete messages at the front of `in`. */
+static size_t whole_messages(const pg_buf *in)
+{
+    size_t pos = 0;
+    while (pos < in->len) {
+        pg_frame f;
+        const char *err = NULL;
+        if (pg_frame_fe(in->data + pos, in->len - pos, &f, &err) != PG_FRAME_OK ||
+            in->len - pos < f.hdr_len + f.body_len)
+            break;
+        pos += f.hdr_len + f.body_len;
+    }
+    return pos;
 }
 
 /* Runs the current request as far as it can go, then takes the next. */
@@ -665,8 +702,9 @@ void rs_pump(session *s)
         session_close(s, NULL, "client connection lost");
         return;
     }
-    /* a client that pipelines faster than we answer waits for us */
-    if (s->client.in.len > STREAM_HIGH_WATER)
+    /* a client that pipelines faster than we answer waits for us; one in the middle of a
+     * message is read on, as a request runs only once it is whole */
+    if (whole_messages(&s->client.in) > STREAM_HIGH_WATER)
         stream_pause_read(&s->client);
     else
         stream_resume_read(&s->client);

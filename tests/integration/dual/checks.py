@@ -1203,6 +1203,7 @@ import checks_pgbench  # noqa: E402,F401
 import checks_two_phase  # noqa: E402,F401
 import checks_copy  # noqa: E402,F401
 import checks_shadow  # noqa: E402,F401
+import checks_stalls  # noqa: E402,F401
 
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,317 @@
+"""Requests that used to stall a routed session (issue 10, items 5-9), each bounded by a
+timeout so a stall is a failure:
+
+- large messages: a 1 MiB and a 64 MiB Query (a SELECT of a long literal; an INSERT of a
+  64 MiB text into a dual-written table, held by both sides), a 16 MiB Bind parameter, one
+  16 MiB CopyData into a table no service owns and one 900 KiB CopyData into a dual-written
+  table (run.sh sets copy_buffer_limit to 1 MiB); the proxy's VmRSS must stay within a few
+  times the message size;
+- Sync-less pipelines: psycopg's pipeline mode with thousands of statements before its
+  Sync, into an unowned and into a dual-written table, with bounded proxy memory.
+
+Unowned rows go into tables stalls_*, made on legacy only (no service owns them);
+dual-written rows into wishlist_items, ids -940000 and below per group. Registered into
+checks.py's list (imported from there)."""
+
+import hashlib
+import os
+import struct
+import sys
+import threading
+import time
+
+import psycopg
+
+from checks import TS, check, need
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import pgraw  # noqa: E402
+from pgraw import cstr, msg  # noqa: E402
+
+MIB = 1024 * 1024
+BASE = {"dual": -940000, "continue": -941000, "reads_service": -942000,
+        "primary_service": -943000, "two_phase": -944000, "shadow": -945000}
+WI_COLS = "id, wishlist_id, product_id, note, priority, added_at"
+WL = 1997  # a wishlist no other check writes (checks_copy.py has 1999, checks_two_phase.py 1998)
+
+
+# ---------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------
+def ids(ctx, offset, n=1):
+    first = BASE[ctx.group] - offset
+    return [first - i for i in range(n)]
+
+
+def unowned(ctx, table):
+    """Table `table` on legacy, emptied: no service owns it. Each check has its own, so a
+    check that stalled (holding its table's locks) does not hold up the next."""
+    c = ctx.direct("legacy")
+    c.execute("SET lock_timeout = '10s'")
+    c.execute("CREATE TABLE IF NOT EXISTS %s (id int PRIMARY KEY, body text)" % table)
+    c.execute("TRUNCATE %s" % table)
+    return c
+
+
+def free_products(ctx, n):
+    """n products wishlist WL does not hold yet ((wishlist_id, product_id) is unique)."""
+    return [r[0] for r in ctx.q("legacy", "SELECT id FROM products WHERE id NOT IN (SELECT "
+                                "product_id FROM wishlist_items WHERE wishlist_id = %s) "
+                                "ORDER BY id DESC LIMIT %s", (WL, n))]
+
+
+def drop_wishlist_items(ctx, idlist):
+    for db in ("legacy", "cart"):
+        ctx.direct(db).execute("DELETE FROM wishlist_items WHERE id BETWEEN %s AND %s",
+                               (min(idlist), max(idlist)))
+
+
+def note_digest(ctx, db, wid):
+    return ctx.one(db, "SELECT length(note), md5(note) FROM wishlist_items WHERE id = %s", (wid,))
+
+
+def proxy_pid(ctx):
+    """The pid of the proxy under test: the process running with its config."""
+    conf = ctx.args.proxy_config
+    if not conf:
+        return None
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if conf.encode() in argv and any(a.endswith(b"pgtandem") for a in argv[:1]):
+            return int(d)
+    return None
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class RssPeak:
+    """Samples the proxy's VmRSS every 20 ms while the block runs."""
+
+    def __init__(self, ctx):
+        self.pid = proxy_pid(ctx)
+        need(self.pid, "can't find the proxy's pid (config %s)" % ctx.args.proxy_config)
+        self.start = self.peak = rss_kib(self.pid)
+        self._stop = threading.Event()
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_kib(self.pid))
+            time.sleep(0.02)
+
+    def __enter__(self):
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self.t.join(1)
+        self.peak = max(self.peak, rss_kib(self.pid))
+
+    def growth_mib(self):
+        return (self.peak - self.start) / 1024.0
+
+    def bounded(self, what, limit_mib):
+        need(self.growth_mib() <= limit_mib,
+             "%s: the proxy's VmRSS grew by %.0f MiB (from %.0f MiB), more than %d MiB"
+             % (what, self.growth_mib(), self.start / 1024.0, limit_mib))
+        return "VmRSS +%.0f MiB" % self.growth_mib()
+
+
+def in_time(fn, timeout, what):
+    """Runs fn in a thread; a Fail when it has not returned after timeout seconds."""
+    box = {}
+
+    def run():
+        try:
+            box["v"] = fn()
+        except BaseException as e:  # re-raised below
+            box["e"] = e
+    t = threading.Thread(target=run, daemon=True)
+    t0 = time.monotonic()
+    t.start()
+    t.join(timeout)
+    need(not t.is_alive(), "%s: no answer after %d s (stalled)" % (what, timeout))
+    if "e" in box:
+        raise box["e"]
+    return box.get("v"), time.monotonic() - t0
+
+
+def raw_conn(ctx, timeout=30.0):
+    return pgraw.connect(pgraw.Dsn("postgresql://poc_user:admin123@127.0.0.1:%d/poc"
+                                   % ctx.proxy_port), timeout=timeout)
+
+
+def raw_errors(msgs):
+    return ["%s %s" % (f.get("C"), f.get("M")) for f in pgraw.errors(msgs)]
+
+
+# ---------------------------------------------------------------------------
+# item 5: large messages
+# ---------------------------------------------------------------------------
+def select_literal(ctx, n):
+    body = "x" * n
+    with ctx.proxy() as c:
+        with RssPeak(ctx) as rss:
+            got, dt = in_time(lambda: c.execute("SELECT md5('%s')" % body).fetchone(), 60,
+                              "a %d-byte Query" % n)
+        need(got == (hashlib.md5(body.encode()).hexdigest(),),
+             "a %d-byte Query answered %r" % (n, got))
+        need(c.execute("SELECT 1").fetchone() == (1,), "the session does not go on")
+    return rss, dt
+
+
+@check("dual", timeout=100)
+def large_query_select(ctx):
+    """A 1 MiB and a 64 MiB simple Query through the routed proxy complete."""
+    _, dt1 = select_literal(ctx, MIB)
+    rss, dt64 = select_literal(ctx, 64 * MIB)
+    return "1 MiB in %.1fs, 64 MiB in %.1fs, %s" % (dt1, dt64, rss.bounded("64 MiB Query", 10 * 64 + 64))
+
+
+@check("dual", timeout=80)
+def large_query_insert_dual(ctx):
+    """A 64 MiB INSERT into a dual-written table: both sides hold the value."""
+    (wid,) = ids(ctx, 0)
+    drop_wishlist_items(ctx, [wid])
+    note = ("0123456789abcdef" * (4 * MIB))
+    sql = ("INSERT INTO wishlist_items (%s) VALUES (%d, %d, %d, '%s', 1, %s)"
+           % (WI_COLS, wid, WL, free_products(ctx, 1)[0], note, TS))
+    try:
+        with ctx.proxy() as c:
+            with RssPeak(ctx) as rss:
+                got, dt = in_time(lambda: c.execute(sql).statusmessage, 60,
+                                  "a 64 MiB INSERT into wishlist_items")
+            need(got == "INSERT 0 1", "the 64 MiB INSERT answered %r" % got)
+        want = (len(note), hashlib.md5(note.encode()).hexdigest())
+        for db in ("legacy", "cart"):
+            need(note_digest(ctx, db, wid) == want, "%s does not hold the 64 MiB note" % db)
+        return "in %.1fs, both sides hold it, %s" % (dt, rss.bounded("64 MiB INSERT", 10 * 64 + 64))
+    finally:
+        drop_wishlist_items(ctx, [wid])
+
+
+@check("dual", timeout=70)
+def large_bind_parameter(ctx):
+    """A 16 MiB Bind parameter (psycopg, extended protocol): a SELECT of it and an INSERT of
+    it into a dual-written table, held by both sides."""
+    (wid,) = ids(ctx, 10)
+    drop_wishlist_items(ctx, [wid])
+    value = "p" * (16 * MIB)
+    want = (len(value), hashlib.md5(value.encode()).hexdigest())
+    try:
+        with ctx.proxy() as c:
+            with RssPeak(ctx) as rss:
+                got, dt = in_time(lambda: c.execute("SELECT length(%s::text), md5(%s::text)",
+                                                    (value, value)).fetchone(),
+                                  30, "a SELECT with a 16 MiB parameter")
+                need(got == want, "the SELECT of a 16 MiB parameter answered %r" % (got,))
+                got, _ = in_time(lambda: c.execute(
+                    "INSERT INTO wishlist_items (" + WI_COLS + ") VALUES (%s, %s, %s, %s, 1, "
+                    + TS + ")", (wid, WL, free_products(ctx, 1)[0], value)).statusmessage, 30,
+                    "an INSERT with a 16 MiB parameter")
+            need(got == "INSERT 0 1", "the INSERT answered %r" % got)
+        for db in ("legacy", "cart"):
+            need(note_digest(ctx, db, wid) == want, "%s does not hold the 16 MiB note" % db)
+        return "SELECT in %.1fs, both sides hold the INSERT, %s" % (
+            dt, rss.bounded("16 MiB Bind", 10 * 16 + 64))
+    finally:
+        drop_wishlist_items(ctx, [wid])
+
+
+def raw_copy(ctx, sql, payload):
+    """COPY sql FROM STDIN with the payload in one CopyData message, over the raw protocol:
+    the messages up to ReadyForQuery."""
+    c = raw_conn(ctx, timeout=60.0)
+    try:
+        c.send(msg(b"Q", cstr(sql)))
+        first = c.read_msg(30)
+        need(first[0] == b"G", "COPY answered %r, not CopyInResponse: %s"
+             % (first[0], raw_errors([first])))
+        c.send(msg(b"d", payload) + msg(b"c"))
+        got = c.read_until_ready(60)
+        c.send(msg(b"X"))
+        return got
+    finally:
+        c.close()
+
+
+@check("dual", timeout=70)
+def large_copydata(ctx):
+    """One 16 MiB CopyData into a table no service owns, and one 900 KiB CopyData into a
+    dual-written table (under run.sh's copy_buffer_limit of 1 MiB): both complete."""
+    legacy = unowned(ctx, "stalls_copy")
+    body = "c" * (16 * MIB)
+    with RssPeak(ctx) as rss:
+        got, dt = in_time(lambda: raw_copy(ctx, "COPY stalls_copy (id, body) FROM STDIN",
+                                           ("1\t%s\n" % body).encode()),
+                          30, "a 16 MiB CopyData into stalls_copy")
+    need(not pgraw.errors(got), "the unowned COPY failed: %s" % raw_errors(got))
+    need(legacy.execute("SELECT length(body) FROM stalls_copy WHERE id = 1").fetchone()
+         == (len(body),), "stalls_copy does not hold the 16 MiB row")
+    (wid,) = ids(ctx, 20)
+    drop_wishlist_items(ctx, [wid])
+    note = "d" * (900 * 1024)
+    try:
+        got, dt2 = in_time(lambda: raw_copy(
+            ctx, "COPY wishlist_items (%s) FROM STDIN" % WI_COLS,
+            ("%d\t%d\t%d\t%s\t1\t2025-01-01 00:00:00+00\n"
+             % (wid, WL, free_products(ctx, 1)[0], note)).encode()),
+            30, "a 900 KiB CopyData into wishlist_items")
+        need(not pgraw.errors(got), "the dual COPY failed: %s" % raw_errors(got))
+        want = (len(note), hashlib.md5(note.encode()).hexdigest())
+        for db in ("legacy", "cart"):
+            need(note_digest(ctx, db, wid) == want, "%s does not hold the copied row" % db)
+    finally:
+        drop_wishlist_items(ctx, [wid])
+    return "16 MiB in %.1fs (%s), 900 KiB dual in %.1fs" % (
+        dt, rss.bounded("16 MiB CopyData", 10 * 16 + 64), dt2)
+
+
+def pipeline_inserts(ctx, sql, rows):
+    """psycopg's pipeline mode: every INSERT before the one Sync at the block's end."""
+    with ctx.proxy() as c:
+        def run():
+            with c.pipeline():
+                for r in rows:
+                    c.execute(sql, r)
+        _, dt = in_time(run, 30, "a pipeline of %d INSERTs without Sync" % len(rows))
+        need(c.execute("SELECT 1").fetchone() == (1,), "the session does not go on")
+    return dt
+
+
+@check("dual", timeout=70)
+def syncless_pipeline(ctx):
+    """5,000 INSERTs into an unowned table and 1,000 into a dual-written table, each in one
+    psycopg pipeline (one Sync, at the end): all run, the proxy's memory stays bounded."""
+    legacy = unowned(ctx, "stalls_pipeline")
+    with RssPeak(ctx) as rss:
+        dt = pipeline_inserts(ctx, "INSERT INTO stalls_pipeline (id, body) VALUES (%s, %s)",
+                              [(i, "row %d" % i) for i in range(5000)])
+    need(legacy.execute("SELECT count(*) FROM stalls_pipeline").fetchone() == (5000,),
+         "stalls_pipeline does not hold the 5,000 rows")
+    idlist = ids(ctx, 100, 1000)
+    drop_wishlist_items(ctx, idlist)
+    try:
+        dt2 = pipeline_inserts(
+            ctx, "INSERT INTO wishlist_items (" + WI_COLS + ") VALUES (%s, %s, %s, 'pipe', 1, "
+            + TS + ")", list(zip(idlist, [WL] * len(idlist), free_products(ctx, len(idlist)))))
+        for db in ("legacy", "cart"):
+            n = ctx.one(db, "SELECT count(*) FROM wishlist_items WHERE id BETWEEN %s AND %s",
+                        (min(idlist), max(idlist)))[0]
+            need(n == 1000, "%s holds %d of the 1,000 pipelined rows" % (db, n))
+    finally:
+        drop_wishlist_items(ctx, idlist)
+    return "unowned in %.1fs (%s), dual in %.1fs" % (dt, rss.bounded("pipeline", 64), dt2)
