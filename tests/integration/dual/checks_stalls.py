@@ -315,3 +315,65 @@ def syncless_pipeline(ctx):
     finally:
         drop_wishlist_items(ctx, idlist)
     return "unowned in %.1fs (%s), dual in %.1fs" % (dt, rss.bounded("pipeline", 64), dt2)
+
+
+# ---------------------------------------------------------------------------
+# item 6: a slow reader of a large result a service database serves
+# ---------------------------------------------------------------------------
+def count_rows_slowly(sock, pause, deadline):
+    """Reads a little, stops reading for `pause` seconds (the proxy's backlog to us passes
+    its high-water mark and it pauses the backend), then reads to ReadyForQuery: (DataRow
+    count, ErrorResponse fields or None)."""
+    buf = bytearray(sock.recv(65536))
+    time.sleep(pause)
+    rows, pos, error = 0, 0, None
+    end = time.monotonic() + deadline
+    while True:
+        while len(buf) - pos >= 5:
+            (length,) = struct.unpack_from("!i", buf, pos + 1)
+            if len(buf) - pos < 1 + length:
+                break
+            kind = buf[pos]
+            if kind == ord("D"):
+                rows += 1
+            elif kind == ord("E"):
+                error = pgraw.parse_fields(bytes(buf[pos + 5:pos + 1 + length]))
+            elif kind == ord("Z"):
+                return rows, error
+            pos += 1 + length
+        if pos > (1 << 20):
+            del buf[:pos]
+            pos = 0
+        left = end - time.monotonic()
+        need(left > 0, "the result stopped after %d rows (the proxy never resumed reading "
+             "the service backend)" % rows)
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(1 << 20)
+        except OSError:  # the deadline passed
+            chunk = None
+            need(False, "the result stopped after %d rows (the proxy never resumed reading "
+                 "the service backend)" % rows)
+        need(chunk, "the proxy closed the connection after %d rows" % rows)
+        buf += chunk
+
+
+@check("reads_service", timeout=70)
+def slow_reader_service_result(ctx):
+    """With reads=service, ~150 MB of rows from product_db read by a client that stops
+    reading for 3 s once they flow: every row arrives, and the proxy's memory stays
+    bounded while the client waits."""
+    n = ctx.one("product", "SELECT count(*) FROM products")[0] * 100
+    c = raw_conn(ctx, timeout=60.0)
+    try:
+        c.send(msg(b"Q", cstr("SELECT p.id, g, repeat(md5(p.id::text || g::text), 8) "
+                              "FROM products p, generate_series(1, 100) g")))
+        with RssPeak(ctx) as rss:
+            rows, error = count_rows_slowly(c.sock, 3.0, 40)
+        need(error is None, "the read failed: %s %s" % (error and error.get("C"),
+                                                      error and error.get("M")))
+        need(rows == n, "%d rows arrived, wanted %d" % (rows, n))
+        c.send(msg(b"X"))
+    finally:
+        c.close()
+    return "%d rows, %s" % (rows, rss.bounded("slow reader", 64))
