@@ -526,6 +526,8 @@ static void take_batch(session *s, size_t len, uint8_t end)
     bool fast = batch_for_legacy(s, in->data, len, &parses);
     if (fast)
         register_batch(s, in->data, len, &parses);
+    if (!fast && s->ctl.window_open)
+        op->x.touched |= 1; /* legacy (slot 0) is in the window: the engine syncs it too */
     s->ctl.window_open = fast && !synced; /* legacy is inside the window */
     fast_parses_free(&parses);
     if (fast) {
@@ -888,6 +890,14 @@ void session_route_backend_input(session *s, backend *b)
                 note_value(b, body, f.body_len);
             if (f.type == PG_BE_ERROR_RESPONSE && !head && !from_legacy)
                 break;
+            if (f.type == PG_BE_ERROR_RESPONSE && !head && s->ctl.window_open) {
+                /* a batch of the fast path ended by Flush failed: legacy skips the
+                 * client's messages until Sync, and so does the window */
+                b->ext_failed = true;
+                b->rx->ext_error = b->rx->cur;
+                memset(&b->rx->cur, 0, sizeof(b->rx->cur));
+                s->op->x.window_failed = true;
+            }
             if (to_client && !(s->op->split && head && head->replies && rs_split_hides(f.type))) {
                 pg_buf_put(&s->client.out, in->data + pos, whole);
                 stats_reply(s, b, f.type, body, f.body_len);

@@ -377,3 +377,213 @@ def slow_reader_service_result(ctx):
     finally:
         c.close()
     return "%d rows, %s" % (rows, rss.bounded("slow reader", 64))
+
+
+# ---------------------------------------------------------------------------
+# item 9: an error in a pipeline of Flush-ended batches
+# ---------------------------------------------------------------------------
+def raw_legacy(ctx):
+    return pgraw.connect(pgraw.Dsn("postgresql://poc_user:admin123@127.0.0.1:%d/poc"
+                                   % ctx.ports["legacy"]), timeout=10.0)
+
+
+def p_parse(name, sql):
+    return msg(b"P", cstr(name) + cstr(sql) + struct.pack("!h", 0))
+
+
+def p_bind(stmt, params=()):
+    body = cstr("") + cstr(stmt) + struct.pack("!hh", 0, len(params))
+    for v in params:
+        body += struct.pack("!i", len(v)) + v.encode()
+    return msg(b"B", body + struct.pack("!h", 0))
+
+
+def p_execute():
+    return msg(b"E", cstr("") + struct.pack("!i", 0))
+
+
+FLUSH, SYNC = msg(b"H"), msg(b"S")
+
+
+def arriving(c, secs, until=None):
+    """The kinds of every message that arrives within secs, as one string; with `until`, up
+    to that kind and 0.3 s more."""
+    out = []
+    end = time.monotonic() + secs
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            return "".join(out)
+        try:
+            out.append(c.read_msg(left)[0].decode())
+        except pgraw.Timeout:
+            return "".join(out)
+        if out[-1] == until:
+            end = min(end, time.monotonic() + 0.3)
+
+
+def flush_error_transcript(ctx, c, then):
+    """BEGIN and two INSERTs of one key into stalls_flush_raw ended by Flush (the second
+    fails), then `then` + Flush, then Sync: what arrives after each step."""
+    ins = p_parse("stalls_ins", "INSERT INTO stalls_flush_raw (id, body) VALUES ($1, 'x')")
+    c.send(p_parse("", "BEGIN") + p_bind("") + p_execute() + ins +
+           p_bind("stalls_ins", ["1"]) + p_execute() + p_bind("stalls_ins", ["1"]) +
+           p_execute() + FLUSH)
+    steps = [arriving(c, 3.0, "E")]
+    c.send(then + FLUSH)
+    steps.append(arriving(c, 0.5))
+    c.send(SYNC)
+    steps.append(arriving(c, 3.0, "Z"))
+    rows = pgraw.row_values(c.query("SELECT count(*) FROM stalls_flush_raw", timeout=5))
+    steps.append(rows[0][0] if rows else "no rows")
+    return steps
+
+
+@check("dual", "continue", timeout=60)
+def flush_pipeline_error_raw(ctx):
+    """Raw protocol, Flush-ended batches: the unique violation reaches the client at its
+    Flush, the messages after it (another INSERT of the unowned table; an UPDATE of a
+    dual-written table) get nothing, the Sync exactly one ReadyForQuery: as legacy alone."""
+    unowned(ctx, "stalls_flush_raw")
+    (wid,) = ids(ctx, 2000)
+    out = []
+    for what, then in [("unowned", p_bind("stalls_ins", ["2"]) + p_execute()),
+                       ("dual", p_parse("", "UPDATE wishlist_items SET note = 'stalls' "
+                                            "WHERE id = %d" % wid) + p_bind("") + p_execute())]:
+        want = flush_error_transcript(ctx, raw_legacy(ctx), then)
+        need(want[2] == "Z", "legacy itself answered the Sync with %r" % want[2])
+        got, _ = in_time(lambda: flush_error_transcript(ctx, raw_conn(ctx), then), 20,
+                         "the Flush pipeline")
+        need(got == want, "%s: through pgtandem %r, legacy alone %r (after the failing "
+             "batch, the next one, the Sync, then the row count)" % (what, got, want))
+        out.append("%s %s" % (what, "/".join(got[:3])))
+    return ", ".join(out)
+
+
+def libpq_flush_sequence(ctx, conninfo, then_dual):
+    """libpq pipeline mode, PQsendFlushRequest after each statement: BEGIN, a prepared
+    INSERT run with keys 1, 2, 1 (a unique violation), then 3 (or an UPDATE of a
+    dual-written table), then the Sync: the result status of each."""
+    from psycopg import pq
+    c = psycopg.connect(conninfo, autocommit=True)
+    try:
+        pg = c.pgconn
+        pg.nonblocking = 1
+        pg.enter_pipeline_mode()
+
+        def flush():
+            end = time.monotonic() + 10
+            while pg.flush() != 0:
+                need(time.monotonic() < end, "libpq could not send its messages")
+                time.sleep(0.01)
+
+        def result(timeout=3.0):
+            end = time.monotonic() + timeout
+            while True:
+                pg.consume_input()
+                if not pg.is_busy():
+                    r = pg.get_result()
+                    return r and pq.ExecStatus(r.status).name
+                if time.monotonic() > end:
+                    return "NOTHING"
+                time.sleep(0.01)
+
+        out = []
+        pg.send_query_params(b"BEGIN", None)
+        pg.send_flush_request()
+        pg.send_prepare(b"stalls_lp",
+                        b"INSERT INTO stalls_flush_libpq (id, body) VALUES ($1, 'x')")
+        pg.send_flush_request()
+        flush()
+        for _ in range(2):
+            out.append(result())
+            result()  # the NULL ending each result
+        for key in (b"1", b"2", b"1", b"3"):
+            if key == b"3" and then_dual:
+                pg.send_query_params(b"UPDATE wishlist_items SET note = 'stalls' WHERE id = -1",
+                                     None)
+            else:
+                pg.send_query_prepared(b"stalls_lp", [key])
+            pg.send_flush_request()
+            flush()
+            out.append(result(2.0))
+            if out[-1] != "NOTHING":
+                result(1.0)
+        pg.pipeline_sync()
+        flush()
+        out.append(result(3.0))
+        pg.exit_pipeline_mode()
+        return out
+    finally:
+        c.close()
+
+
+@check("dual", "continue", timeout=60)
+def flush_pipeline_error_libpq(ctx):
+    """The same through libpq's PQsendFlushRequest: results as legacy alone gives them."""
+    unowned(ctx, "stalls_flush_libpq")
+    proxied = ("host=127.0.0.1 port=%d dbname=poc user=poc_user password=admin123 "
+               "connect_timeout=10" % ctx.proxy_port)
+    out = []
+    for then_dual in (False, True):
+        ctx.direct("legacy").execute("TRUNCATE stalls_flush_libpq")
+        want = libpq_flush_sequence(ctx, ctx.conninfo("legacy"), then_dual)
+        ctx.direct("legacy").execute("TRUNCATE stalls_flush_libpq")
+        got, _ = in_time(lambda: libpq_flush_sequence(ctx, proxied, then_dual), 30,
+                         "the libpq Flush pipeline")
+        need(got == want, "through pgtandem %r, legacy alone %r" % (got, want))
+        out.append("/".join(got))
+    return " | ".join(out)
+
+
+@check("dual", "continue", timeout=90)
+def flush_pipeline_error_psycopg(ctx):
+    """psycopg's pipeline(): prepared INSERTs in a transaction, one unique violation, on an
+    unowned and on a dual-written table: the same error as on legacy alone, nothing kept,
+    the session idle and usable."""
+    proxied = ("host=127.0.0.1 port=%d dbname=poc user=poc_user password=admin123 "
+               "connect_timeout=10" % ctx.proxy_port)
+    out = []
+    base = ids(ctx, 3000, 10)
+    prods = free_products(ctx, 10)
+    for table in ("stalls_flush_psy", "wishlist_items"):
+        if table == "stalls_flush_psy":
+            sql = "INSERT INTO stalls_flush_psy (id, body) VALUES (%s, 'x')"
+            args = lambda k: (k,)
+        else:
+            sql = ("INSERT INTO wishlist_items (" + WI_COLS + ") VALUES (%s, %s, %s, 'x', 1, "
+                   + TS + ")")
+            args = lambda k: (base[k], WL, prods[k])
+        for threshold in (0, 5):
+            results = []
+            for conninfo in (ctx.conninfo("legacy"), proxied):
+                unowned(ctx, "stalls_flush_psy")
+                drop_wishlist_items(ctx, base)
+                c = psycopg.connect(conninfo, autocommit=True)
+                try:
+                    c.prepare_threshold = threshold
+
+                    def run():
+                        try:
+                            with c.pipeline():
+                                with c.transaction():
+                                    for k in (1, 2, 3, 2, 4, 5):
+                                        c.execute(sql, args(k))
+                        except psycopg.Error as e:
+                            return type(e).__name__
+                        return None
+                    err, _ = in_time(run, 20, "psycopg's pipeline on %s" % table)
+                    status = c.info.transaction_status.name
+                    ok = c.execute("SELECT 1").fetchone() == (1,)
+                finally:
+                    c.close()
+                kept = ctx.one("legacy", "SELECT count(*) FROM stalls_flush_psy")[0] + sum(
+                    ctx.one(db, "SELECT count(*) FROM wishlist_items WHERE id BETWEEN %s AND %s",
+                            (min(base), max(base)))[0] for db in ("legacy", "cart"))
+                results.append((err, status, ok, kept))
+            need(results[1] == results[0], "%s, prepare_threshold %d: through pgtandem %r, "
+                 "legacy alone %r (error, status, usable, rows kept)"
+                 % (table, threshold, results[1], results[0]))
+            out.append("%s/%d %s" % (table, threshold, results[1][0]))
+    drop_wishlist_items(ctx, base)
+    return ", ".join(out)
