@@ -513,6 +513,35 @@ void rs_fast_batch_done(session *s)
         ext_drop_portals(r);
 }
 
+/* A FunctionCall that can't go to legacy alone (a service database is inside the open
+ * window, or pgtandem aborted the transaction) is refused like a statement: an error and
+ * the ReadyForQuery a FunctionCall always gets. An open window ends with it, failed, as
+ * the engine ends one at Sync, so no backend keeps half of it. In a window pgtandem knows
+ * failed it is skipped until Sync, as PostgreSQL skips it. */
+static void refuse_function_call(session *s)
+{
+    route_op *op = s->op;
+    const char *msg = "pgtandem: a function call while service databases take part in the "
+                      "batch or transaction is not supported";
+    if (op->x.window_failed) {
+        rs_op_done(s);
+        return;
+    }
+    if (!op->x.touched) {
+        if (s->tx_poisoned)
+            rs_reply_error(s, "25P02", rs_aborted_text(s), PG_TX_FAILED);
+        else
+            reject(s, "0A000", msg);
+        rs_op_done(s);
+        return;
+    }
+    pg_buf_error(&s->client.out, false, "0A000", msg);
+    op->x.client_error = true; /* the engine fails the window before its Sync */
+    pg_buf_simple(&op->request, PG_FE_SYNC);
+    op->kind = OP_EXT;
+    op->pos = 0;
+}
+
 /* Takes the first `len` bytes of the client's input, extended-protocol messages ending with
  * `end` (Sync, Flush or FunctionCall), as the next request. */
 static void take_batch(session *s, size_t len, uint8_t end)
@@ -543,10 +572,7 @@ static void take_batch(session *s, size_t len, uint8_t end)
             rs_flush_to(s, s->legacy);
         }
     } else if (end == PG_FE_FUNCTION_CALL) {
-        pg_buf_error(&s->client.out, false, "0A000",
-                     "pgtandem: a function call inside a batch that uses service "
-                     "databases is not supported");
-        s->skip_to_sync = true;
+        refuse_function_call(s);
     } else {
         op->kind = OP_EXT;
         op->pos = 0;
@@ -629,6 +655,11 @@ static void take_request(session *s)
             pos = 0;
             rs_flush_to(s, s->legacy);
             continue;
+        }
+        if (f.type == PG_FE_FUNCTION_CALL && batch) {
+            /* a simple-protocol message: the batch before it runs first */
+            take_batch(s, pos, PG_FE_FLUSH);
+            return;
         }
         batch = true;
         pos += whole;

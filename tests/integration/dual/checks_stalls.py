@@ -587,3 +587,60 @@ def flush_pipeline_error_psycopg(ctx):
             out.append("%s/%d %s" % (table, threshold, results[1][0]))
     drop_wishlist_items(ctx, base)
     return ", ".join(out)
+
+
+# ---------------------------------------------------------------------------
+# item 8: a FunctionCall pgtandem refuses
+# ---------------------------------------------------------------------------
+def function_call(oid, arg):
+    """FunctionCall of `oid` with one text argument, text result."""
+    arg = arg.encode()
+    return msg(b"F", struct.pack("!ihhhi", oid, 1, 0, 1, len(arg)) + arg + struct.pack("!h", 0))
+
+
+def kinds_of(msgs):
+    return "".join(k.decode() for k, _ in msgs)
+
+
+@check("dual", "continue", timeout=60)
+def refused_function_call(ctx):
+    """A FunctionCall pgtandem refuses gets an ErrorResponse and its ReadyForQuery: in a
+    transaction pgtandem aborted (25P02), and behind a dual-written INSERT of the same
+    window (0A000; the INSERT is kept nowhere). The session goes on each time."""
+    (wid,) = ids(ctx, 4000)
+    drop_wishlist_items(ctx, [wid])
+    out = []
+    c = raw_conn(ctx, timeout=10.0)
+    try:
+        oid = int(c.scalar("SELECT 'int4abs'::regproc::oid"))
+        # a transaction pgtandem aborted: a refused schema change inside BEGIN
+        need(not pgraw.errors(c.query("BEGIN")), "BEGIN failed")
+        need(pgraw.errors(c.query("ALTER TABLE wishlist_items ADD COLUMN stalls int")),
+             "a schema change of a migrated table was not refused")
+        c.send(function_call(oid, "-5"))
+        got, _ = in_time(lambda: c.read_until_ready(5), 10, "the FunctionCall in an aborted "
+                         "transaction")
+        errs = pgraw.errors(got)
+        need(errs and got[-1] == (b"Z", b"E"), "the FunctionCall in an aborted transaction got "
+             "%s %s" % (kinds_of(got), got[-1][1]))
+        out.append("aborted tx: %s %s" % (errs[0].get("C"), kinds_of(got)))
+        need(c.query("ROLLBACK")[-1] == (b"Z", b"I"), "ROLLBACK did not end the transaction")
+        # a window a service database is in: a dual-written INSERT, then the call
+        ins = ("INSERT INTO wishlist_items (%s) VALUES (%d, %d, %d, 'fcall', 1, %s)"
+               % (WI_COLS, wid, WL, free_products(ctx, 1)[0], TS))
+        c.send(p_parse("", ins) + p_bind("") + p_execute() + function_call(oid, "-5"))
+        got, _ = in_time(lambda: c.read_until_ready(5), 10, "the FunctionCall behind a "
+                         "dual-written INSERT")
+        errs = pgraw.errors(got)
+        need(errs and errs[0].get("C") == "0A000" and got[-1] == (b"Z", b"I"),
+             "the FunctionCall behind a dual-written INSERT got %s %s"
+             % (kinds_of(got), errs))
+        out.append("in a window: %s %s" % (errs[0].get("C"), kinds_of(got)))
+        for db in ("legacy", "cart"):
+            need(ctx.one(db, "SELECT count(*) FROM wishlist_items WHERE id = %s", (wid,))[0] == 0,
+                 "%s kept the INSERT of the refused window" % db)
+        need(c.scalar("SELECT 3") == "3", "the session does not go on")
+    finally:
+        c.close()
+        drop_wishlist_items(ctx, [wid])
+    return ", ".join(out)
