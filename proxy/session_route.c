@@ -649,6 +649,12 @@ static void take_request(session *s)
             return;
         }
         if (f.type == PG_FE_COPY_DATA || f.type == PG_FE_COPY_DONE || f.type == PG_FE_COPY_FAIL) {
+            if (batch) {
+                /* an Execute before them began a COPY: the batch up to here runs first,
+                 * and the COPY it began takes them (session_route_client_input) */
+                take_batch(s, pos, PG_FE_FLUSH);
+                return;
+            }
             /* stray COPY messages: the server ignores them after a failed COPY */
             pg_buf_put(&s->legacy->s.out, in->data, whole);
             pg_buf_consume(in, whole);
@@ -757,7 +763,8 @@ void session_route_client_input(session *s)
     if (copy_to) {
         pg_buf *in = &s->client.in;
         size_t pos = 0;
-        while (pos < in->len) {
+        bool ended = false;
+        while (pos < in->len && !ended) {
             pg_frame f;
             const char *err = NULL;
             if (pg_frame_fe(in->data + pos, in->len - pos, &f, &err) != PG_FRAME_OK)
@@ -772,9 +779,14 @@ void session_route_client_input(session *s)
                 break;
             }
             pos += whole;
+            ended = f.type != PG_FE_COPY_DATA;
         }
         if (pos) {
             pg_buf_put(&copy_to->s.out, in->data, pos);
+            /* the server took the Flush behind the engine's Execute during the COPY: the
+             * COPY's CommandComplete needs one of its own */
+            if (ended && op->kind == OP_EXT)
+                pg_buf_simple(&copy_to->s.out, PG_FE_FLUSH);
             pg_buf_consume(in, pos);
             if (!rs_flush_to(s, copy_to))
                 return;
@@ -940,14 +952,16 @@ void session_route_backend_input(session *s, backend *b)
             /* extended messages sent with a Flush: count the ends of their replies */
             if (f.type == PG_BE_COPY_IN_RESPONSE && to_client)
                 s->op->x.copy_to = b;
+            bool ended = false; /* this message ended a request (a COPY's, maybe) */
             if (f.type == PG_BE_ERROR_RESPONSE) {
                 extended_failure(s, b);
-                done_any = true;
+                ended = true;
             } else if (pg_ends_reply(f.type) && --head->replies == 0) {
                 finish_request(b);
-                done_any = true;
+                ended = true;
             }
-            if (done_any && s->op->x.copy_to == b)
+            done_any = done_any || ended;
+            if (ended && s->op->x.copy_to == b)
                 s->op->x.copy_to = NULL;
             break;
         }
@@ -964,7 +978,9 @@ void session_route_backend_input(session *s, backend *b)
         session_close(s, "53200", "out of memory");
         return;
     }
-    if (done_any)
+    if (s->op->kind == OP_EXT && s->op->x.copy_to && s->client.in.len)
+        session_route_client_input(s); /* COPY data the client sent with its batch */
+    else if (done_any)
         rs_pump(s);
     else if (!stream_flush(&s->client))
         session_close(s, NULL, "client connection lost");

@@ -644,3 +644,81 @@ def refused_function_call(ctx):
         c.close()
         drop_wishlist_items(ctx, [wid])
     return ", ".join(out)
+
+
+# ---------------------------------------------------------------------------
+# item 7: COPY FROM STDIN begun by an Execute inside a batch
+# ---------------------------------------------------------------------------
+def ext_copy_batch(conn, before, copy_sql, rows):
+    """One write holding `before` (Parse/Bind/Execute messages), Parse/Bind/Execute of
+    copy_sql, its CopyData and CopyDone, and Sync: (the kinds of every reply up to
+    ReadyForQuery, the ErrorResponse codes)."""
+    data = "".join(rows).encode()
+    conn.send(before + p_parse("", copy_sql) + p_bind("") + p_execute() + msg(b"d", data) +
+              msg(b"c") + SYNC)
+    got = conn.read_until_ready(10)
+    extra = arriving(conn, 0.3)
+    return kinds_of(got) + extra, [e.get("C") for e in pgraw.errors(got)]
+
+
+@check("dual", "continue", timeout=90)
+def copy_in_extended_batch(ctx):
+    """COPY FROM STDIN begun with Parse/Bind/Execute behind other messages of the same
+    batch, its CopyData and CopyDone in the same write: into an unowned table (alone, and
+    behind a dual-written INSERT that takes the batch through the engine) every reply is
+    what legacy alone gives and the rows land; into a dual-written table it is refused
+    (0A000, one ReadyForQuery, nothing kept on either side). The session goes on."""
+    table = "stalls_copy_ext"
+    pre = (p_parse("", "INSERT INTO %s VALUES (1, 'before')" % table) + p_bind("") +
+           p_execute())
+    copy_rows = ["2\tcopied\n", "3\tcopied too\n"]
+    out = []
+    (wid,) = ids(ctx, 5000)
+    product = free_products(ctx, 1)[0]
+    dual_ins = (p_parse("", "INSERT INTO wishlist_items (%s) VALUES (%d, %d, %d, 'copy ext', 1,"
+                            " %s)" % (WI_COLS, wid, WL, product, TS)) + p_bind("") + p_execute())
+    for what, before in [("unowned", pre), ("unowned behind a dual write", dual_ins + pre)]:
+        results = []
+        for connect in (raw_legacy, raw_conn):
+            legacy = unowned(ctx, table)
+            drop_wishlist_items(ctx, [wid])
+            conn = connect(ctx)
+            try:
+                got, _ = in_time(lambda: ext_copy_batch(
+                    conn, before, "COPY %s FROM STDIN" % table, copy_rows), 20,
+                    "a COPY begun in a batch (%s)" % what)
+                after = conn.scalar("SELECT 3")
+            finally:
+                conn.close()
+            kept = legacy.execute("SELECT count(*) FROM %s" % table).fetchone()[0]
+            results.append((got, after, kept))
+        need(results[1] == results[0], "%s: through pgtandem %r, legacy alone %r (replies, "
+             "SELECT 3 after, rows kept)" % (what, results[1], results[0]))
+        need(results[1][2] == 3, "%s: %d rows kept, wanted 3" % (what, results[1][2]))
+        out.append("%s %s" % (what, results[1][0][0]))
+    sides = [ctx.one(db, "SELECT count(*) FROM wishlist_items WHERE id = %s", (wid,))[0]
+             for db in ("legacy", "cart")]
+    need(sides == [1, 1], "the dual-written INSERT before the COPY is on %r of legacy/cart"
+         % sides)
+    drop_wishlist_items(ctx, [wid])
+    # into a dual-written table: refused, the whole batch kept nowhere
+    legacy = unowned(ctx, table)
+    conn = raw_conn(ctx)
+    try:
+        (kinds, codes), _ = in_time(lambda: ext_copy_batch(
+            conn, pre, "COPY wishlist_items (%s) FROM STDIN" % WI_COLS,
+            ["%d\t%d\t%d\tcopy ext\t1\t2025-01-01 00:00:00+00\n" % (wid, WL, product)]), 20,
+            "a COPY into wishlist_items begun in a batch")
+        need(codes == ["0A000"] and kinds.count("Z") == 1,
+             "the COPY into wishlist_items got %s %s, wanted one 0A000 and one ReadyForQuery"
+             % (kinds, codes))
+        need(conn.scalar("SELECT 3") == "3", "the session does not go on")
+    finally:
+        conn.close()
+    sides = [ctx.one(db, "SELECT count(*) FROM wishlist_items WHERE id = %s", (wid,))[0]
+             for db in ("legacy", "cart")]
+    need(sides == [0, 0], "the refused COPY left rows on legacy/cart: %r" % sides)
+    need(legacy.execute("SELECT count(*) FROM %s" % table).fetchone()[0] == 0,
+         "the INSERT before the refused COPY was kept")
+    out.append("dual %s" % kinds)
+    return ", ".join(out)
