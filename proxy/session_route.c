@@ -681,6 +681,18 @@ static void take_request(session *s)
         take_batch(s, pos, PG_FE_FLUSH);
 }
 
+/* The backend the client's COPY data goes to, if a COPY is taking it. */
+static backend *copy_sink(session *s)
+{
+    route_op *op = s->op;
+    switch (op->kind) {
+    case OP_SINGLE: return op->step == 1 ? op->first : NULL;
+    case OP_EXT: return op->x.copy_to;
+    case OP_COPY_DUAL: return op->first;
+    default: return NULL;
+    }
+}
+
 /* Bytes of complete messages at the front of `in`. */
 static size_t whole_messages(const pg_buf *in)
 {
@@ -741,9 +753,12 @@ void rs_pump(session *s)
         session_close(s, NULL, "client connection lost");
         return;
     }
-    /* a client that pipelines faster than we answer waits for us; one in the middle of a
-     * message is read on, as a request runs only once it is whole */
-    if (whole_messages(&s->client.in) > STREAM_HIGH_WATER)
+    /* a client that pipelines faster than we answer waits for us, and one whose COPY data
+     * the server takes slower than it comes; one in the middle of a message is read on, as
+     * a request runs only once it is whole */
+    backend *sink = copy_sink(s);
+    if (whole_messages(&s->client.in) > STREAM_HIGH_WATER ||
+        (sink && stream_pending(&sink->s) > STREAM_HIGH_WATER))
         stream_pause_read(&s->client);
     else
         stream_resume_read(&s->client);
@@ -757,9 +772,7 @@ void session_route_client_input(session *s)
         rs_copy_client_input(s);
         return;
     }
-    backend *copy_to = op->kind == OP_SINGLE && op->step == 1 ? op->first
-                       : op->kind == OP_EXT                   ? op->x.copy_to
-                                                              : NULL;
+    backend *copy_to = copy_sink(s);
     if (copy_to) {
         pg_buf *in = &s->client.in;
         size_t pos = 0;
@@ -774,7 +787,7 @@ void session_route_client_input(session *s)
                 break;
             size_t whole = f.hdr_len + f.body_len;
             if (in->len - pos < whole) {
-                if (!pg_buf_reserve(in, whole))
+                if (!pg_buf_reserve(in, whole - (in->len - pos)))
                     session_close(s, "53200", "out of memory");
                 break;
             }

@@ -722,3 +722,43 @@ def copy_in_extended_batch(ctx):
          "the INSERT before the refused COPY was kept")
     out.append("dual %s" % kinds)
     return ", ".join(out)
+
+
+@check("dual", timeout=60)
+def copy_into_slow_server(ctx):
+    """32 MiB of COPY data, in 64 KiB CopyData, into an unowned table whose server stops
+    reading for 3 s (a trigger sleeps on the first row): pgtandem stops reading the client
+    while the server lags instead of holding the data, and every row lands."""
+    legacy = unowned(ctx, "stalls_slow_copy")
+    legacy.execute("CREATE OR REPLACE FUNCTION stalls_slow_first() RETURNS trigger "
+                   "LANGUAGE plpgsql AS $$ BEGIN IF NEW.id = 0 THEN PERFORM pg_sleep(3); "
+                   "END IF; RETURN NEW; END $$")
+    legacy.execute("DROP TRIGGER IF EXISTS stalls_slow ON stalls_slow_copy")
+    legacy.execute("CREATE TRIGGER stalls_slow BEFORE INSERT ON stalls_slow_copy FOR EACH ROW "
+                   "EXECUTE FUNCTION stalls_slow_first()")
+    chunk_rows = 16
+    body = "s" * 4090
+    n_chunks = 32 * MIB // (chunk_rows * 4096)
+    c = raw_conn(ctx, timeout=30.0)
+    try:
+        c.send(msg(b"Q", cstr("COPY stalls_slow_copy (id, body) FROM STDIN")))
+        first = c.read_msg(10)
+        need(first[0] == b"G", "COPY answered %r: %s" % (first[0], raw_errors([first])))
+
+        def send_all():
+            rid = 0
+            for _ in range(n_chunks):
+                data = "".join("%d\t%s\n" % (rid + i, body) for i in range(chunk_rows))
+                rid += chunk_rows
+                c.send(msg(b"d", data.encode()))
+            c.send(msg(b"c"))
+            return c.read_until_ready(30)
+        with RssPeak(ctx) as rss:
+            got, dt = in_time(send_all, 40, "32 MiB of COPY data into a slow server")
+        need(not pgraw.errors(got), "the COPY failed: %s" % raw_errors(got))
+        c.send(msg(b"X"))
+    finally:
+        c.close()
+    n = legacy.execute("SELECT count(*) FROM stalls_slow_copy").fetchone()[0]
+    need(n == n_chunks * chunk_rows, "%d rows landed, wanted %d" % (n, n_chunks * chunk_rows))
+    return "%d rows in %.1fs, %s" % (n, dt, rss.bounded("COPY into a slow server", 16))
