@@ -557,17 +557,22 @@ static void take_batch(session *s, size_t len, uint8_t end)
         register_batch(s, in->data, len, &parses);
     if (!fast && s->ctl.window_open)
         op->x.touched |= 1; /* legacy (slot 0) is in the window: the engine syncs it too */
-    s->ctl.window_open = fast && !synced; /* legacy is inside the window */
+    /* A FunctionCall behind messages of the fast path whose replies may still be coming
+     * goes after them as they did: legacy skips it if one of them failed, and answers the
+     * client's Sync then, as PostgreSQL does. */
+    bool call_in_window = fast && end == PG_FE_FUNCTION_CALL && s->ctl.window_open;
+    s->ctl.window_open = fast && (!synced || call_in_window); /* legacy is inside the window */
     fast_parses_free(&parses);
     if (fast) {
-        if (synced) {
+        if (synced && !call_in_window) {
             op->kind = OP_SINGLE;
             op->first = s->legacy;
             op->fast_ext = true;
             pg_buf_put(&op->request, in->data, len);
             stats_fast_batch(s);
         } else {
-            /* replies to a Flush come without a ReadyForQuery */
+            /* replies to a Flush come without a ReadyForQuery; a FunctionCall's with one,
+             * which session_route_backend_input passes on */
             pg_buf_put(&s->legacy->s.out, in->data, len);
             rs_flush_to(s, s->legacy);
         }
@@ -928,6 +933,14 @@ void session_route_backend_input(session *s, backend *b)
         case PG_BE_READY_FOR_QUERY:
             b->tx_status = body[0];
             b->ext_failed = false;
+            if (!head && from_legacy && s->ctl.window_open) {
+                /* a FunctionCall inside a window of the fast path ran: it ends the window */
+                pg_buf_put(&s->client.out, in->data + pos, whole);
+                s->tx_status = body[0];
+                s->ctl.window_open = false;
+                s->op->x.window_failed = false;
+                break;
+            }
             if (!head)
                 break; /* answers a Sync we did not count; nothing to do */
             b->rx->cur.tx_status = body[0];

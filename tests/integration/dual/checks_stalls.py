@@ -762,3 +762,38 @@ def copy_into_slow_server(ctx):
     n = legacy.execute("SELECT count(*) FROM stalls_slow_copy").fetchone()[0]
     need(n == n_chunks * chunk_rows, "%d rows landed, wanted %d" % (n, n_chunks * chunk_rows))
     return "%d rows in %.1fs, %s" % (n, dt, rss.bounded("COPY into a slow server", 16))
+
+
+@check("dual", "continue", timeout=60)
+def function_call_in_window(ctx):
+    """A FunctionCall right behind Parse/Bind/Execute of a table no service owns (no Sync
+    between): when they succeed it runs and ends the window with its ReadyForQuery; when
+    one fails it is skipped until the client's Sync; both as legacy alone answers."""
+    legacy = unowned(ctx, "stalls_fcall")
+    c = raw_conn(ctx)
+    try:
+        oid = int(c.scalar("SELECT 'int4abs'::regproc::oid"))
+    finally:
+        c.close()
+
+    def run(conn, sql):
+        try:
+            conn.send(p_parse("", sql) + p_bind("") + p_execute() + function_call(oid, "-5") +
+                      FLUSH)
+            first = arriving(conn, 3.0, "Z" if "(2)" in sql else "E")
+            conn.send(SYNC)
+            return first, arriving(conn, 3.0, "Z"), conn.scalar("SELECT count(*) FROM "
+                                                               "stalls_fcall")
+        finally:
+            conn.close()
+    out = []
+    for what, sql in [("ok", "INSERT INTO stalls_fcall VALUES (2)"),
+                      ("failing", "INSERT INTO stalls_fcall VALUES (1), (1)")]:
+        legacy.execute("TRUNCATE stalls_fcall")
+        want = run(raw_legacy(ctx), sql)
+        legacy.execute("TRUNCATE stalls_fcall")
+        got, _ = in_time(lambda: run(raw_conn(ctx), sql), 20, "a FunctionCall in a window")
+        need(got == want, "%s window: through pgtandem %r, legacy alone %r (replies before the "
+             "Sync, after it, rows kept)" % (what, got, want))
+        out.append("%s %s/%s" % (what, got[0], got[1]))
+    return ", ".join(out)
