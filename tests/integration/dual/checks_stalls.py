@@ -7,7 +7,13 @@ timeout so a stall is a failure:
   table (run.sh sets copy_buffer_limit to 1 MiB); the proxy's VmRSS must stay within a few
   times the message size;
 - Sync-less pipelines: psycopg's pipeline mode with thousands of statements before its
-  Sync, into an unowned and into a dual-written table, with bounded proxy memory.
+  Sync, into an unowned and into a dual-written table, with bounded proxy memory; COPY data
+  into a server that stops reading, with bounded proxy memory;
+- a slow reader of a large result a service database serves (group reads_service);
+- an error in Flush-ended batches (raw protocol, libpq's PQsendFlushRequest, psycopg's
+  pipeline()), compared with what legacy alone answers;
+- FunctionCalls pgtandem refuses, and FunctionCalls behind Parse/Bind/Execute of a window;
+- COPY FROM STDIN begun by an Execute with its CopyData in the same batch.
 
 Unowned rows go into tables stalls_*, made on legacy only (no service owns them);
 dual-written rows into wishlist_items, ids -940000 and below per group. Registered into
