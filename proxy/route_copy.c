@@ -182,7 +182,7 @@ static bool take_client_data(session *s)
             break; /* incomplete, or invalid: take_request reports it later */
         size_t whole = f.hdr_len + f.body_len;
         if (in->len - pos < whole) {
-            if (!pg_buf_reserve(in, whole))
+            if (!pg_buf_reserve(in, whole - (in->len - pos)))
                 session_close(s, "53200", "out of memory");
             break;
         }

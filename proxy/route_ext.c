@@ -292,6 +292,22 @@ static msg_result start_msg(session *s, const msg *m)
     }
 }
 
+/* Room for the requests one more message may send each backend (its Parse, the message,
+ * pgtandem's own statements around a mirrored write). */
+#define EXT_QUEUE_ROOM 8
+
+/* A long batch is sent no faster than the backends answer it: a message waits while any
+ * backend's queue of unanswered requests is nearly full, and goes on as replies come. */
+static bool queues_have_room(session *s)
+{
+    backend *list[CONFIG_MAX_SERVICES + 1];
+    size_t n = rs_participants(s, list);
+    for (size_t i = 0; i < n; i++)
+        if (list[i]->n_pending + EXT_QUEUE_ROOM > BACKEND_MAX_PENDING)
+            return false;
+    return true;
+}
+
 void rs_step_ext(session *s)
 {
     route_op *op = s->op;
@@ -308,6 +324,8 @@ void rs_step_ext(session *s)
             rs_op_done(s);
             return;
         }
+        if (op->step == ST_NONE && !queues_have_room(s))
+            return;
         if (m.type == PG_FE_EXECUTE && op->step == ST_NONE)
             stats_ext_execute(s, m.whole, m.len, op->pos);
         msg_result r = op->step != ST_NONE ? continue_msg(s, &m) : start_msg(s, &m);

@@ -186,8 +186,14 @@ void session_relay_backend_input(session *s, backend *b)
 
 void session_relay_client_drained(session *s)
 {
-    if (s->legacy && stream_pending(&s->client) < STREAM_HIGH_WATER / 2)
+    if (stream_pending(&s->client) >= STREAM_HIGH_WATER / 2)
+        return;
+    if (s->legacy)
         stream_resume_read(&s->legacy->s);
+    /* a routed session pauses a service backend answering the client the same way */
+    for (size_t i = 0; s->routed && s->services && i < s->cfg->n_services; i++)
+        if (s->services[i])
+            stream_resume_read(&s->services[i]->s);
 }
 
 void session_relay_backend_drained(session *s, backend *b)

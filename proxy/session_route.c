@@ -36,6 +36,8 @@
 
 /* Messages at least this large may pass to the client before they are complete. */
 #define ROUTE_STREAM_THRESHOLD (64u * 1024u)
+/* Complete messages of a batch without Sync or Flush taken at once (see take_request). */
+#define ROUTE_BATCH_PIECE STREAM_HIGH_WATER
 
 /* --------------------------------------------------------- taking requests */
 
@@ -241,17 +243,18 @@ static void split_query(session *s, const char *sql)
     op->split = true;
 }
 
-static void start_query(session *s, const uint8_t *msg, size_t len)
+/* Takes over `query`, the Query message. */
+static void start_query(session *s, pg_buf *query)
 {
     route_op *op = s->op;
-    const char *sql = (const char *)msg + 5;
+    op->request = *query;
+    pg_buf_init(query);
+    const char *sql = (const char *)op->request.data + 5;
     op->cls = classify_cache_get(s->px->classify, sql);
     if (!op->cls) {
         session_close(s, "53200", "out of memory");
         return;
     }
-    pg_buf_init(&op->request);
-    pg_buf_put(&op->request, msg, len);
     const classify_stmt *st = &op->cls->stmts[0];
     char why[512];
     bool refused = lex_refuses(s, sql, op->cls, why, sizeof(why));
@@ -544,6 +547,84 @@ void rs_fast_batch_done(session *s)
         ext_drop_portals(r);
 }
 
+/* A FunctionCall that can't go to legacy alone (a service database is inside the open
+ * window, or pgtandem aborted the transaction) is refused like a statement: an error and
+ * the ReadyForQuery a FunctionCall always gets. An open window ends with it, failed, as
+ * the engine ends one at Sync, so no backend keeps half of it. In a window pgtandem knows
+ * failed it is skipped until Sync, as PostgreSQL skips it. */
+static void refuse_function_call(session *s)
+{
+    route_op *op = s->op;
+    const char *msg = "pgtandem: a function call while service databases take part in the "
+                      "batch or transaction is not supported";
+    if (op->x.window_failed) {
+        rs_op_done(s);
+        return;
+    }
+    if (!op->x.touched) {
+        if (s->tx_poisoned)
+            rs_reply_error(s, "25P02", rs_aborted_text(s), PG_TX_FAILED);
+        else
+            reject(s, "0A000", msg);
+        rs_op_done(s);
+        return;
+    }
+    pg_buf_error(&s->client.out, false, "0A000", msg);
+    op->x.client_error = true; /* the engine fails the window before its Sync */
+    pg_buf_simple(&op->request, PG_FE_SYNC);
+    op->kind = OP_EXT;
+    op->pos = 0;
+}
+
+/* Takes the first `len` bytes of the client's input, extended-protocol messages ending with
+ * `end` (Sync, Flush or FunctionCall), as the next request. */
+static void take_batch(session *s, size_t len, uint8_t end)
+{
+    pg_buf *in = &s->client.in;
+    route_op *op = s->op;
+    bool synced = end != PG_FE_FLUSH;
+    stats_request_begin(s);
+    pg_buf_init(&op->request);
+    fast_parses parses = {0};
+    bool fast = batch_for_legacy(s, in->data, len, &parses);
+    if (fast)
+        register_batch(s, in->data, len, &parses);
+    if (!fast && s->ctl.window_open)
+        op->x.touched |= 1; /* legacy (slot 0) is in the window: the engine syncs it too */
+    /* A FunctionCall behind messages of the fast path whose replies may still be coming
+     * goes after them as they did: legacy skips it if one of them failed, and answers the
+     * client's Sync then, as PostgreSQL does. */
+    bool call_in_window = fast && end == PG_FE_FUNCTION_CALL && s->ctl.window_open;
+    s->ctl.window_open = fast && (!synced || call_in_window); /* legacy is inside the window */
+    fast_parses_free(&parses);
+    if (fast) {
+        if (synced && !call_in_window) {
+            lex_window_ended(s); /* its ReadyForQuery brings the server's word */
+            op->kind = OP_SINGLE;
+            op->first = s->legacy;
+            op->fast_ext = true;
+            pg_buf_put(&op->request, in->data, len);
+            stats_fast_batch(s);
+        } else {
+            /* replies to a Flush come without a ReadyForQuery; a FunctionCall's with one,
+             * which session_route_backend_input passes on */
+            pg_buf_put(&s->legacy->s.out, in->data, len);
+            rs_flush_to(s, s->legacy);
+        }
+    } else if (end == PG_FE_FUNCTION_CALL) {
+        refuse_function_call(s);
+    } else {
+        op->kind = OP_EXT;
+        op->pos = 0;
+        pg_buf_put(&op->request, in->data, len);
+    }
+    if (op->request.failed) {
+        session_close(s, "53200", "out of memory");
+        return;
+    }
+    pg_buf_consume(in, len);
+}
+
 /* Takes the next whole request from the client, if there is one. */
 static void take_request(session *s)
 {
@@ -564,7 +645,7 @@ static void take_request(session *s)
         if (in->len - pos < whole) {
             if (!pg_buf_reserve(in, whole - (in->len - pos)))
                 session_close(s, "53200", "out of memory");
-            return;
+            break;
         }
         if (!pg_fe_check(f.type, in->data + pos + f.hdr_len, f.body_len, &err)) {
             char m[160];
@@ -586,22 +667,34 @@ static void take_request(session *s)
             continue;
         }
         if (f.type == PG_FE_QUERY && !batch) {
-            uint8_t *copy = malloc(whole);
-            if (!copy) {
+            pg_buf query;
+            pg_buf_init(&query);
+            if (in->len == whole) { /* alone in the buffer, as a large one is: no copy */
+                query = *in;
+                pg_buf_init(in);
+            } else {
+                pg_buf_put(&query, in->data, whole);
+                pg_buf_consume(in, whole);
+            }
+            if (query.failed) {
                 session_close(s, "53200", "out of memory");
                 return;
             }
-            memcpy(copy, in->data, whole);
-            pg_buf_consume(in, whole);
             stats_request_begin(s);
             s->ctl.window_open = false;
-            start_query(s, copy, whole);
+            start_query(s, &query);
             if (s->state == SESSION_READY)
                 stats_simple_query(s);
-            free(copy);
+            pg_buf_free(&query);
             return;
         }
         if (f.type == PG_FE_COPY_DATA || f.type == PG_FE_COPY_DONE || f.type == PG_FE_COPY_FAIL) {
+            if (batch) {
+                /* an Execute before them began a COPY: the batch up to here runs first,
+                 * and the COPY it began takes them (session_route_client_input) */
+                take_batch(s, pos, PG_FE_FLUSH);
+                return;
+            }
             /* stray COPY messages: the server ignores them after a failed COPY */
             pg_buf_put(&s->legacy->s.out, in->data, whole);
             pg_buf_consume(in, whole);
@@ -609,50 +702,50 @@ static void take_request(session *s)
             rs_flush_to(s, s->legacy);
             continue;
         }
+        if (f.type == PG_FE_FUNCTION_CALL && batch) {
+            /* a simple-protocol message: the batch before it runs first */
+            take_batch(s, pos, PG_FE_FLUSH);
+            return;
+        }
         batch = true;
         pos += whole;
         if (f.type == PG_FE_SYNC || f.type == PG_FE_FLUSH || f.type == PG_FE_FUNCTION_CALL) {
-            route_op *op = s->op;
-            bool synced = f.type != PG_FE_FLUSH;
-            stats_request_begin(s);
-            pg_buf_init(&op->request);
-            fast_parses parses = {0};
-            bool fast = batch_for_legacy(s, in->data, pos, &parses);
-            if (fast)
-                register_batch(s, in->data, pos, &parses);
-            s->ctl.window_open = fast && !synced; /* legacy is inside the window */
-            fast_parses_free(&parses);
-            if (fast) {
-                if (synced) {
-                    lex_window_ended(s); /* its ReadyForQuery brings the server's word */
-                    op->kind = OP_SINGLE;
-                    op->first = s->legacy;
-                    op->fast_ext = true;
-                    pg_buf_put(&op->request, in->data, pos);
-                    stats_fast_batch(s);
-                } else {
-                    /* replies to a Flush come without a ReadyForQuery */
-                    pg_buf_put(&s->legacy->s.out, in->data, pos);
-                    rs_flush_to(s, s->legacy);
-                }
-            } else if (f.type == PG_FE_FUNCTION_CALL) {
-                pg_buf_error(&s->client.out, false, "0A000",
-                             "pgtandem: a function call inside a batch that uses service "
-                             "databases is not supported");
-                s->skip_to_sync = true;
-            } else {
-                op->kind = OP_EXT;
-                op->pos = 0;
-                pg_buf_put(&op->request, in->data, pos);
-            }
-            if (op->request.failed) {
-                session_close(s, "53200", "out of memory");
-                return;
-            }
-            pg_buf_consume(in, pos);
+            take_batch(s, pos, f.type);
             return;
         }
     }
+    /* A batch that goes on without Sync or Flush (libpq's pipeline mode sends thousands of
+     * statements before its Sync) runs in pieces, each as if it ended with a Flush, as
+     * PostgreSQL runs messages as they come: the client's input stays bounded. */
+    if (batch && pos >= ROUTE_BATCH_PIECE && s->state == SESSION_READY)
+        take_batch(s, pos, PG_FE_FLUSH);
+}
+
+/* The backend the client's COPY data goes to, if a COPY is taking it. */
+static backend *copy_sink(session *s)
+{
+    route_op *op = s->op;
+    switch (op->kind) {
+    case OP_SINGLE: return op->step == 1 ? op->first : NULL;
+    case OP_EXT: return op->x.copy_to;
+    case OP_COPY_DUAL: return op->first;
+    default: return NULL;
+    }
+}
+
+/* Bytes of complete messages at the front of `in`. */
+static size_t whole_messages(const pg_buf *in)
+{
+    size_t pos = 0;
+    while (pos < in->len) {
+        pg_frame f;
+        const char *err = NULL;
+        if (pg_frame_fe(in->data + pos, in->len - pos, &f, &err) != PG_FRAME_OK ||
+            in->len - pos < f.hdr_len + f.body_len)
+            break;
+        pos += f.hdr_len + f.body_len;
+    }
+    return pos;
 }
 
 /* Runs the current request as far as it can go, then takes the next. */
@@ -701,8 +794,12 @@ void rs_pump(session *s)
         session_close(s, NULL, "client connection lost");
         return;
     }
-    /* a client that pipelines faster than we answer waits for us */
-    if (s->client.in.len > STREAM_HIGH_WATER)
+    /* a client that pipelines faster than we answer waits for us, and one whose COPY data
+     * the server takes slower than it comes; one in the middle of a message is read on, as
+     * a request runs only once it is whole */
+    backend *sink = copy_sink(s);
+    if (whole_messages(&s->client.in) > STREAM_HIGH_WATER ||
+        (sink && stream_pending(&sink->s) > STREAM_HIGH_WATER))
         stream_pause_read(&s->client);
     else
         stream_resume_read(&s->client);
@@ -711,13 +808,13 @@ void rs_pump(session *s)
 bool rs_pass_copy_input(session *s)
 {
     route_op *op = s->op;
-    backend *copy_to = op->kind == OP_SINGLE && op->step == 1 ? op->first
-                       : op->kind == OP_EXT                   ? op->x.copy_to
-                                                              : NULL;
+    /* a COPY into a dual-written table takes its data in route_copy.c */
+    backend *copy_to = op->kind == OP_COPY_DUAL ? NULL : copy_sink(s);
     if (copy_to) {
         pg_buf *in = &s->client.in;
         size_t pos = 0;
-        while (pos < in->len) {
+        bool ended = false;
+        while (pos < in->len && !ended) {
             pg_frame f;
             const char *err = NULL;
             if (pg_frame_fe(in->data + pos, in->len - pos, &f, &err) != PG_FRAME_OK)
@@ -727,14 +824,19 @@ bool rs_pass_copy_input(session *s)
                 break;
             size_t whole = f.hdr_len + f.body_len;
             if (in->len - pos < whole) {
-                if (!pg_buf_reserve(in, whole))
+                if (!pg_buf_reserve(in, whole - (in->len - pos)))
                     session_close(s, "53200", "out of memory");
                 break;
             }
             pos += whole;
+            ended = f.type != PG_FE_COPY_DATA;
         }
         if (pos) {
             pg_buf_put(&copy_to->s.out, in->data, pos);
+            /* the server took the Flush behind the engine's Execute during the COPY: the
+             * COPY's CommandComplete needs one of its own */
+            if (ended && op->kind == OP_EXT)
+                pg_buf_simple(&copy_to->s.out, PG_FE_FLUSH);
             pg_buf_consume(in, pos);
             if (!rs_flush_to(s, copy_to))
                 return false;
@@ -876,6 +978,14 @@ void session_route_backend_input(session *s, backend *b)
         case PG_BE_READY_FOR_QUERY:
             b->tx_status = body[0];
             b->ext_failed = false;
+            if (!head && from_legacy && s->ctl.window_open) {
+                /* a FunctionCall inside a window of the fast path ran: it ends the window */
+                pg_buf_put(&s->client.out, in->data + pos, whole);
+                s->tx_status = body[0];
+                s->ctl.window_open = false;
+                s->op->x.window_failed = false;
+                break;
+            }
             if (!head)
                 break; /* answers a Sync we did not count; nothing to do */
             b->rx->cur.tx_status = body[0];
@@ -894,6 +1004,14 @@ void session_route_backend_input(session *s, backend *b)
                 note_value(b, body, f.body_len);
             if (f.type == PG_BE_ERROR_RESPONSE && !head && !from_legacy)
                 break;
+            if (f.type == PG_BE_ERROR_RESPONSE && !head && s->ctl.window_open) {
+                /* a batch of the fast path ended by Flush failed: legacy skips the
+                 * client's messages until Sync, and so does the window */
+                b->ext_failed = true;
+                b->rx->ext_error = b->rx->cur;
+                memset(&b->rx->cur, 0, sizeof(b->rx->cur));
+                s->op->x.window_failed = true;
+            }
             if (to_client && !(s->op->split && head && head->replies && rs_split_hides(f.type))) {
                 pg_buf_put(&s->client.out, in->data + pos, whole);
                 stats_reply(s, b, f.type, body, f.body_len);
@@ -905,14 +1023,16 @@ void session_route_backend_input(session *s, backend *b)
             /* extended messages sent with a Flush: count the ends of their replies */
             if (f.type == PG_BE_COPY_IN_RESPONSE && to_client)
                 s->op->x.copy_to = b;
+            bool ended = false; /* this message ended a request (a COPY's, maybe) */
             if (f.type == PG_BE_ERROR_RESPONSE) {
                 extended_failure(s, b);
-                done_any = true;
+                ended = true;
             } else if (pg_ends_reply(f.type) && --head->replies == 0) {
                 finish_request(b);
-                done_any = true;
+                ended = true;
             }
-            if (done_any && s->op->x.copy_to == b)
+            done_any = done_any || ended;
+            if (ended && s->op->x.copy_to == b)
                 s->op->x.copy_to = NULL;
             break;
         }
@@ -929,7 +1049,9 @@ void session_route_backend_input(session *s, backend *b)
         session_close(s, "53200", "out of memory");
         return;
     }
-    if (done_any)
+    if (s->op->kind == OP_EXT && s->op->x.copy_to && s->client.in.len)
+        session_route_client_input(s); /* COPY data the client sent with its batch */
+    else if (done_any)
         rs_pump(s);
     else if (!stream_flush(&s->client))
         session_close(s, NULL, "client connection lost");

@@ -37,7 +37,10 @@ stream_io stream_read(stream *s)
         errno = ENOMEM;
         return STREAM_IO_ERROR;
     }
+    /* a buffer grown for one large message does not make every later read that large */
     size_t room = s->in.cap - s->in.len;
+    if (room > STREAM_HIGH_WATER)
+        room = STREAM_HIGH_WATER;
     ssize_t n = recv(s->fd, s->in.data + s->in.len, room, 0);
     if (n > 0) {
         s->in.len += (size_t)n;

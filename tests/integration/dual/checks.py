@@ -1211,6 +1211,7 @@ import checks_copy_first  # noqa: E402,F401
 import checks_savepoint  # noqa: E402,F401
 import checks_coltypes  # noqa: E402,F401
 import checks_replica  # noqa: E402,F401
+import checks_stalls  # noqa: E402,F401
 
 
 # ---------------------------------------------------------------------------
