@@ -141,12 +141,12 @@ def console_across_service_set_changes(ctx):
 
 def cluster_pids(conninfo):
     """The postmaster of the cluster behind conninfo and all its children."""
-    with psycopg.connect(conninfo) as c:
-        backend = c.execute("SELECT pg_backend_pid()").fetchone()[0]
     def ppid(pid):
         with open("/proc/%d/stat" % pid) as f:
             return int(f.read().rsplit(")", 1)[1].split()[1])
-    postmaster = ppid(backend)
+    with psycopg.connect(conninfo) as c:
+        backend = c.execute("SELECT pg_backend_pid()").fetchone()[0]
+        postmaster = ppid(backend)  # while the backend still lives: it exits with the connection
     kids = []
     for d in os.listdir("/proc"):
         if d.isdigit():

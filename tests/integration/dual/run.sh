@@ -193,7 +193,7 @@ run_group() {
     local only=()
     [[ -n ${PGTANDEM_TEST_ONLY:-} ]] && only=(--only "$PGTANDEM_TEST_ONLY")
     set +e
-    timeout -k 5 200 "$PY" "$HERE/checks.py" "$name" --proxy-port "$PROXY_PORT" \
+    timeout -k 5 600 "$PY" "$HERE/checks.py" "$name" --proxy-port "$PROXY_PORT" \
         --legacy-port "$LEGACY_PORT" --service-ports "$SERVICE_PORTS" \
         --proxy-log "$TMP/proxy-$name.log" --proxy-config "$TMP/$name.conf" --metrics-port "$METRICS_PORT" --concurrency-seconds "$SECONDS_CONC" --build-dir "$BUILD" \
         "${only[@]}" >"$out" 2>&1
@@ -207,7 +207,7 @@ run_group() {
         esac
     done <"$out"
     if [[ $rc == 124 || $rc == 137 ]]; then
-        fail "$name/checks: timed out after 200 s"
+        fail "$name/checks: timed out after 600 s"
         tail -n 10 "$out" | indent
     elif [[ $rc != 0 && $rc != 1 ]]; then
         fail "$name/checks: checks.py exit status $rc"
