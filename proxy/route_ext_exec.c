@@ -345,7 +345,7 @@ msg_result ext_dual_primary_done(session *s, const msg *m)
         size_t rows = 0;
         pg_buf_init(&in);
         pg_buf_init(&client);
-        pg_buf_init(&op->apply);
+        pg_buf_free(&op->apply); /* the last Execute's of the same window */
         pg_buf_put(&in, st->row_desc.data, st->row_desc.len);
         pg_buf_put(&in, op->first->captured.data, op->first->captured.len);
         row_images_opts o;
