@@ -63,7 +63,8 @@ check('param_queries', 30000, async () => withClient({ ...proxyCfg, options: '-c
   await c.query("UPDATE drv_items SET available_at = '2024-02-10 23:00' WHERE tag = $1 AND sku = 'NOD-1'", [T]);
   need(new Set(ids).size === 10, `ids ${ids}`);
   const rows = await itemsSame('NOD-');
-  need(rows.length === 10 && rows[0][10] === '2024-02-11T02:00:00.000Z', `NOD-1 ${JSON.stringify(rows[0])}`);
+  need(rows.length === 10 && rows[0][10] instanceof Date &&
+       rows[0][10].toISOString() === '2024-02-11T02:00:00.000Z', `NOD-1 ${JSON.stringify(rows[0])}`);
   return '10 parameterised INSERT RETURNING, an UPDATE under America/Sao_Paulo';
 }));
 
