@@ -1205,6 +1205,7 @@ import checks_copy  # noqa: E402,F401
 import checks_shadow  # noqa: E402,F401
 import checks_cancel  # noqa: E402,F401
 import checks_hidden_writes  # noqa: E402,F401
+import checks_type_oids  # noqa: E402,F401
 
 
 # ---------------------------------------------------------------------------
