@@ -241,39 +241,3 @@ void pg_oids_data_row(uint8_t *body, size_t len, const pg_oid_map *types)
         pos += (size_t)vlen;
     }
 }
-
-bool pg_oids_bind(uint8_t *body, size_t len, const pg_oid_map *types)
-{
-    if (!types || !types->n)
-        return false;
-    const uint8_t *end1 = memchr(body, 0, len);
-    const uint8_t *end2 = end1 ? memchr(end1 + 1, 0, len - (size_t)(end1 + 1 - body)) : NULL;
-    if (!end2)
-        return false;
-    size_t pos = (size_t)(end2 + 1 - body);
-    if (len - pos < 2)
-        return false;
-    size_t nfmt = ((size_t)body[pos] << 8) | body[pos + 1];
-    size_t fmt_at = pos + 2;
-    pos = fmt_at + 2 * nfmt;
-    if (pos > len || len - pos < 2)
-        return false;
-    size_t nparams = ((size_t)body[pos] << 8) | body[pos + 1];
-    if (nfmt > 1 && nfmt != nparams)
-        return false;
-    pos += 2;
-    bool changed = false;
-    for (size_t i = 0; i < nparams; i++) {
-        int32_t vlen;
-        if (!read_len(body, len, &pos, &vlen))
-            return false;
-        if (vlen == -1)
-            continue;
-        size_t f = nfmt == 0 ? 0 : fmt_at + 2 * (nfmt == 1 ? 0 : i);
-        bool binary = nfmt && (((unsigned)body[f] << 8) | body[f + 1]) == 1;
-        if (binary && vlen >= 12)
-            changed = pg_oids_binary_value(body + pos, (size_t)vlen, types) || changed;
-        pos += (size_t)vlen;
-    }
-    return changed;
-}

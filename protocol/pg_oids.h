@@ -47,10 +47,10 @@ bool pg_oids_parameter_description(uint8_t *body, size_t len, const pg_oid_map *
  * mapped types are looked into the same way (a few levels deep). Returns
  * whether the value was rewritten. */
 bool pg_oids_binary_value(uint8_t *v, size_t len, const pg_oid_map *types);
-/* DataRow body: every value through pg_oids_binary_value. */
+/* DataRow body: every value through pg_oids_binary_value. (Binary values a
+ * client sends need no mapping: a server reads a user type's OID inside an
+ * array or composite as the type it expects, PostgreSQL complains only when
+ * both are built-in.) */
 void pg_oids_data_row(uint8_t *body, size_t len, const pg_oid_map *types);
-/* Bind body: every binary-format parameter through pg_oids_binary_value.
- * Returns whether anything changed; false too when the body is malformed. */
-bool pg_oids_bind(uint8_t *body, size_t len, const pg_oid_map *types);
 
 #endif

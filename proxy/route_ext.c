@@ -34,7 +34,6 @@
 #include "proxy/route_ext_int.h"
 #include "proxy/session.h"
 #include "proxy/session_route_int.h"
-#include "proxy/type_oids.h"
 
 /* ----------------------------------------------------------------- helpers */
 
@@ -223,17 +222,6 @@ bool ext_send_stmt_msg(session *s, ext_stmt *st, backend *b, const uint8_t *byte
         if (!ext_send(s, b, st->parse.data, st->parse.len, REPLY_SWALLOW))
             return false;
         st->prepared_on |= ext_bit_of(b);
-    }
-    if (b->service >= 0 && (size_t)b->service < s->cfg->n_services) {
-        /* a binary array or composite parameter names legacy's types: the service's instead */
-        pg_buf own;
-        pg_buf_init(&own);
-        if (type_oids_for_service(s->cfg->services[b->service].oids, bytes, len, &own)) {
-            bool ok = ext_send(s, b, own.data, own.len, mode);
-            pg_buf_free(&own);
-            return ok;
-        }
-        pg_buf_free(&own);
     }
     return ext_send(s, b, bytes, len, mode);
 }

@@ -87,14 +87,12 @@ static bool names_read(const backend_target *t, names *out)
 
 /* Pairs every service object whose OID differs from legacy's. Objects legacy
  * lacks keep their OID; one warning names a few of them. */
-static bool pair_up(named *svc, named *legacy, pg_oid_map *m, pg_oid_map *back,
-                    const char *what, const char *service)
+static bool pair_up(named *svc, named *legacy, pg_oid_map *m, const char *what,
+                    const char *service)
 {
     size_t want = HASH_COUNT(svc);
     m->pairs = want ? calloc(want, sizeof(m->pairs[0])) : NULL;
-    if (back)
-        back->pairs = want ? calloc(want, sizeof(back->pairs[0])) : NULL;
-    if (want && (!m->pairs || (back && !back->pairs)))
+    if (want && !m->pairs)
         return false;
     size_t missing = 0;
     char some[200] = "";
@@ -107,16 +105,13 @@ static bool pair_up(named *svc, named *legacy, pg_oid_map *m, pg_oid_map *back,
                          missing > 1 ? ", " : "", e->key);
             continue;
         }
-        if (l->oid != e->oid) {
+        if (l->oid != e->oid)
             m->pairs[m->n++] = (pg_oid_pair){e->oid, l->oid};
-            if (back)
-                back->pairs[back->n++] = (pg_oid_pair){l->oid, e->oid};
-        }
     }
     if (missing)
         log_warn("type oids: service %s has %zu %s legacy lacks (%s%s): their OIDs reach "
                  "clients as they are", service, missing, what, some, missing > 3 ? ", ..." : "");
-    if (!pg_oid_map_sort(m) || (back && !pg_oid_map_sort(back))) /* names are unique: can't happen */
+    if (!pg_oid_map_sort(m)) /* names are unique in a database: can't happen */
         log_warn("type oids: service %s: one %s OID paired twice", service, what);
     return true;
 }
@@ -127,9 +122,8 @@ static type_oids *build(const service_config *s, const names *legacy)
     if (!names_read(&s->target, &svc))
         return NULL;
     type_oids *m = calloc(1, sizeof(*m));
-    bool ok = m &&
-              pair_up(svc.types, legacy->types, &m->types, &m->to_service, "type(s)", s->name) &&
-              pair_up(svc.tables, legacy->tables, &m->tables, NULL, "relation(s)", s->name);
+    bool ok = m && pair_up(svc.types, legacy->types, &m->types, "type(s)", s->name) &&
+              pair_up(svc.tables, legacy->tables, &m->tables, "relation(s)", s->name);
     names_free(&svc);
     if (!ok) {
         log_warn("type oids: out of memory mapping service %s", s->name);
@@ -175,31 +169,6 @@ void type_oids_unref(type_oids *m)
     if (!m || --m->refs > 0)
         return;
     free(m->types.pairs);
-    free(m->to_service.pairs);
     free(m->tables.pairs);
     free(m);
-}
-
-bool type_oids_for_service(const type_oids *m, const uint8_t *msgs, size_t len, pg_buf *out)
-{
-    if (!m || !m->to_service.n)
-        return false;
-    bool copied = false;
-    for (size_t pos = 0; pos + 5 <= len;) {
-        size_t whole = 1 + (((size_t)msgs[pos + 1] << 24) | ((size_t)msgs[pos + 2] << 16) |
-                            ((size_t)msgs[pos + 3] << 8) | msgs[pos + 4]);
-        if (whole < 5 || whole > len - pos)
-            break; /* framed by the session already: can't happen */
-        if (msgs[pos] == PG_FE_BIND) {
-            if (!copied) {
-                pg_buf_reset(out);
-                pg_buf_put(out, msgs, len);
-                if (out->failed)
-                    return false;
-            }
-            copied = pg_oids_bind(out->data + pos + 5, whole - 5, &m->to_service) || copied;
-        }
-        pos += whole;
-    }
-    return copied;
 }

@@ -11,7 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "protocol/pg_buf.h"
 #include "protocol/pg_codes.h"
 #include "protocol/pg_oids.h"
 
@@ -20,7 +19,6 @@ struct config;
 typedef struct type_oids {
     int refs;
     pg_oid_map types;  /* service pg_type oid -> legacy's */
-    pg_oid_map to_service; /* the other way, for binary parameters sent to the service */
     pg_oid_map tables; /* service pg_class oid -> legacy's (RowDescription's table oid) */
 } type_oids;
 
@@ -47,12 +45,5 @@ static inline void type_oids_to_legacy(const type_oids *m, uint8_t type, uint8_t
     else if (type == PG_BE_DATA_ROW)
         pg_oids_data_row(body, len, &m->types);
 }
-
-/* Client messages `msgs` (whole, framed) on their way to a service backend:
- * when one is a Bind whose binary parameters embed legacy's OIDs, a copy
- * with the service's goes into `out` (reset first) and true is returned;
- * false: send `msgs` as they are. m may be NULL. */
-bool type_oids_for_service(const type_oids *m, const uint8_t *msgs, size_t len, pg_buf *out)
-    __attribute__((warn_unused_result));
 
 #endif

@@ -5,8 +5,7 @@
  * message that decodes to the same fields). RowDescription and
  * ParameterDescription also go through the OID rewrite (pg_oids): a refused
  * body is left as it was, an accepted one keeps its length and maps back;
- * DataRow, and type 'B' read as a client's Bind, through the binary value
- * rewrite (in bounds, under the sanitizers). */
+ * DataRow through the binary value rewrite (in bounds, under the sanitizers). */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -153,12 +152,9 @@ static void oid_rewrite(uint8_t type, const uint8_t *body, size_t len)
     if (!copy)
         return;
     memcpy(copy, body, len);
-    if (type == PG_BE_DATA_ROW || type == 'B') {
-        /* binary arrays and composites in a row or in a (client's) Bind: stays in bounds */
-        if (type == PG_BE_DATA_ROW)
-            pg_oids_data_row(copy, len, &fwd);
-        else
-            (void)pg_oids_bind(copy, len, &fwd);
+    if (type == PG_BE_DATA_ROW) {
+        /* binary arrays and composites in a row: stays in bounds */
+        pg_oids_data_row(copy, len, &fwd);
         memcpy(copy, body, len);
         (void)pg_oids_binary_value(copy, len, &fwd);
         free(copy);

@@ -4,10 +4,10 @@ must be legacy's, whichever database served the statement. The checks make an en
 composite type (fields: an enum, another composite) on legacy and on cart_db, with a throwaway type made on
 cart_db first so the two number them apart, RELOAD the proxy (SIGHUP: the proxy maps OIDs at
 start and reload), then: psycopg's RowDescription OIDs must be legacy's; asyncpg must prepare,
-fetch and send enum, enum[], composite and composite[] values (asyncpg sends enum arrays and
-composites with an enum field as text, a composite[] and reads them in binary: their embedded
-OIDs are mapped both ways); and in primary_service a write with such parameters must run on
-the service. Everything is dropped at the end. Row
+fetch and send enum, enum[], composite and composite[] values (asyncpg reads and sends them in
+binary, and checks the field OIDs inside a composite it reads); and in primary_service a write
+with such parameters must run on the service (PostgreSQL reads a user type's OID inside a binary
+array or composite parameter as the type it expects, so legacy's OIDs there are fine). Everything is dropped at the end. Row
 id -960961. Registered into checks.py's list (imported from there)."""
 
 import asyncio
@@ -31,7 +31,8 @@ READ_PARAMS = ("SELECT $1::oidck_mood AS m, $2::oidck_mood[] AS ms, $3::oidck_pa
 def _drop(ctx, db):
     c = ctx.direct(db, mirror=True)
     c.execute("DELETE FROM wishlist_items WHERE id = %d" % WID)
-    c.execute("DROP TYPE IF EXISTS oidck_pair, oidck_pt, oidck_mood, oidck_pad, oidck_pad2")
+    c.execute("DROP TYPE IF EXISTS oidck_box, oidck_pair, oidck_pt, oidck_mood, oidck_pad,"
+              " oidck_pad2")
 
 
 def _oids(ctx, db):
@@ -82,6 +83,7 @@ def _setup(ctx):
         ctx.direct(db).execute("CREATE TYPE oidck_mood AS ENUM ('happy', 'sad', 'meh')")
         ctx.direct(db).execute("CREATE TYPE oidck_pt AS (x int, y int)")
         ctx.direct(db).execute("CREATE TYPE oidck_pair AS (n int, mood oidck_mood, pt oidck_pt)")
+        ctx.direct(db).execute("CREATE TYPE oidck_box AS (a oidck_pt, b oidck_pt)")
     legacy, svc = _oids(ctx, "legacy"), _oids(ctx, SVC)
     need(len(legacy) == len(TYPES) and all(legacy[t] != svc[t] for t in TYPES),
          "setup: wanted different OIDs on each side, legacy %r / %s %r" % (legacy, SVC, svc))
@@ -161,9 +163,9 @@ def type_oids_asyncpg_values(ctx):
 def type_oids_binary_array_write(ctx):
     async def body(c):
         return await c.execute(
-            "UPDATE wishlist_items SET priority = cardinality($2::oidck_mood[]) + ($4::oidck_pt[])[2].y,"
-            " note = ($3::oidck_pair).mood::text WHERE id = $1",
-            WID, ["happy", "sad", "meh"], (5, "meh", (1, 2)), [(1, 2), (3, 4)])
+            "UPDATE wishlist_items SET priority = cardinality($2::oidck_mood[]) + ($4::oidck_pt[])[2].y"
+            " + (($5::oidck_box).b).x, note = ($3::oidck_pair).mood::text WHERE id = $1",
+            WID, ["happy", "sad", "meh"], (5, "meh", (1, 2)), [(1, 2), (3, 4)], ((0, 0), (10, 0)))
 
     def run(legacy, svc):
         with ctx.proxy() as c:
@@ -171,7 +173,7 @@ def type_oids_binary_array_write(ctx):
         tag = _asyncpg(ctx, body)
         need(tag == "UPDATE 1", "tag %r" % tag)
         rows = ctx.same("wishlist_items", "id = %d" % WID, 1)
-        need(rows[0][4] == 7 and rows[0][3] == "meh", "row %r, wanted priority 7, note meh"
+        need(rows[0][4] == 17 and rows[0][3] == "meh", "row %r, wanted priority 17, note meh"
              % (rows[0],))
-        return "enum[], composite and binary composite[] parameters ran on cart_db (primary) and legacy"
+        return "enum[], composite, composite[] and composite-of-composites parameters ran on cart_db (primary) and legacy"
     return _in_types(ctx, run)
