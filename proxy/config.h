@@ -57,6 +57,7 @@ typedef struct service_config {
     route_side file_primary;
     route_reads file_reads;
     bool from_state; /* the state file set this service's state */
+    struct type_oids *oids; /* its OIDs -> legacy's (type_oids.c); NULL: none differ or unknown */
 } service_config;
 
 /* One service's migration state set from the admin console, kept in the

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "proxy/config.h"
+#include "proxy/type_oids.h"
 
 static service_config *find_or_add(config *c, const char *name, char *err, size_t err_len)
 {
@@ -171,6 +172,8 @@ void config_services_free(config *c)
         for (size_t j = 0; j < s->n_tables; j++)
             free(s->tables[j]);
         free(s->tables);
+        type_oids_unref(s->oids);
+        s->oids = NULL;
     }
     c->n_services = 0;
     route_map_free(c->routes);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "proxy/catalog.h"
+#include "proxy/type_oids.h"
 #include "proxy/log.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
@@ -409,6 +410,8 @@ bool control_reload(proxy *px, const char *origin, char *err, size_t err_len)
         if (!config_state_save(fresh, why, sizeof(why)))
             log_warn("%s: %s", origin, why);
     }
+    if (fresh)
+        type_oids_load(fresh, NULL); /* a reload reads the types afresh */
     if (!fresh || !swap_in(px, fresh, origin, err, err_len)) {
         log_error("%s: configuration not reloaded, the running one stays: %s", origin, err);
         return false;
@@ -515,6 +518,7 @@ bool control_set_service(proxy *px, const char *name, const char *key, const cha
     describe_state(&fresh->services[n], after, sizeof(after));
     log_info("control: SET SERVICE %s %s %s%s: %s (was %s)", name, key, value,
              force ? " FORCE" : "", after, before);
+    type_oids_load(fresh, cfg); /* same databases: the running maps */
     if (!swap_in(px, fresh, "SET SERVICE", err, sizeof(err))) {
         snprintf(msg, msg_len, "refused: %s", err);
         return false;

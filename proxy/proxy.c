@@ -17,6 +17,7 @@
 
 #include "proxy/cancel.h"
 #include "proxy/catalog.h"
+#include "proxy/type_oids.h"
 #include "proxy/control.h"
 #include "proxy/log.h"
 #include "proxy/metrics_http.h"
@@ -103,6 +104,7 @@ proxy *proxy_new(struct ev_loop *loop, const char *config_path, char *err, size_
         px->catalog = catalog_load(&px->cfg->legacy, err, err_len);
         if (!px->catalog || !mirror_check(px->cfg, px->catalog, err, err_len))
             goto fail;
+        type_oids_load(px->cfg, NULL);
     }
     if (!tpc_check_servers(px->cfg, err, err_len))
         goto fail;

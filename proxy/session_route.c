@@ -32,6 +32,7 @@
 #include "routing/rewrite_cache.h"
 #include "proxy/session.h"
 #include "proxy/session_route_int.h"
+#include "proxy/type_oids.h"
 
 
 /* Messages at least this large may pass to the client before they are complete. */
@@ -1000,6 +1001,10 @@ void session_route_backend_input(session *s, backend *b)
             if (f.type == PG_BE_COPY_IN_RESPONSE && rs_copy_in_response(s, b, in->data + pos, whole))
                 break; /* the primary's, for the client: route_copy.c */
             note_reply(b, f.type, body, f.body_len);
+            if (!from_legacy && b->service >= 0 && (size_t)b->service < s->cfg->n_services)
+                /* clients know legacy's OIDs only */
+                type_oids_to_legacy(s->cfg->services[b->service].oids, f.type,
+                                    in->data + pos + f.hdr_len, f.body_len);
             if (f.type == PG_BE_DATA_ROW && mode == REPLY_SWALLOW)
                 note_value(b, body, f.body_len);
             if (f.type == PG_BE_ERROR_RESPONSE && !head && !from_legacy)

@@ -2,7 +2,10 @@
  * message type, the rest = body in an exact-size allocation. Runs pg_be_check
  * and every backend decoder on it; whatever decodes must point inside the
  * body and re-encode with pg_buf to the same bytes (or, for errors, to a
- * message that decodes to the same fields). */
+ * message that decodes to the same fields). RowDescription and
+ * ParameterDescription also go through the OID rewrite (pg_oids): a refused
+ * body is left as it was, an accepted one keeps its length and maps back;
+ * DataRow through the binary value rewrite (in bounds, under the sanitizers). */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,6 +16,7 @@
 #include "protocol/pg_codes.h"
 #include "protocol/pg_frame.h"
 #include "protocol/pg_msg.h"
+#include "protocol/pg_oids.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -130,6 +134,54 @@ static void other_decoders(const uint8_t *body, size_t len, pg_buf *b)
     }
 }
 
+static bool holds(const uint8_t *body, size_t len, const uint8_t four[4])
+{
+    for (size_t i = 0; i + 4 <= len; i++)
+        if (memcmp(body + i, four, 4) == 0)
+            return true;
+    return false;
+}
+
+static void oid_rewrite(uint8_t type, const uint8_t *body, size_t len)
+{
+    pg_oid_pair fwd_p[] = {{0x41414141, 0x42424242}, {0x00004081, 0x000041bf}};
+    pg_oid_pair back_p[] = {{0x42424242, 0x41414141}, {0x000041bf, 0x00004081}};
+    pg_oid_map fwd = {fwd_p, 2}, back = {back_p, 2};
+    must(pg_oid_map_sort(&fwd) && pg_oid_map_sort(&back), "a clean map does not sort");
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy)
+        return;
+    memcpy(copy, body, len);
+    if (type == PG_BE_DATA_ROW) {
+        /* binary arrays and composites in a row: stays in bounds */
+        pg_oids_data_row(copy, len, &fwd);
+        memcpy(copy, body, len);
+        (void)pg_oids_binary_value(copy, len, &fwd);
+        free(copy);
+        return;
+    }
+    if (type != PG_BE_ROW_DESCRIPTION && type != PG_BE_PARAMETER_DESCRIPTION) {
+        free(copy);
+        return;
+    }
+    bool row = type == PG_BE_ROW_DESCRIPTION;
+    bool ok = row ? pg_oids_row_description(copy, len, &fwd, &fwd)
+                  : pg_oids_parameter_description(copy, len, &fwd);
+    if (!ok) {
+        must(memcmp(copy, body, len) == 0, "a refused body was changed");
+    } else {
+        /* unless the body already held a target OID, the inverse map restores it */
+        bool clean = !holds(body, len, (const uint8_t *)"\x42\x42\x42\x42") &&
+                     !holds(body, len, (const uint8_t *)"\0\0\x41\xbf");
+        must(row ? pg_oids_row_description(copy, len, &back, &back)
+                 : pg_oids_parameter_description(copy, len, &back),
+             "a rewritten body is refused");
+        if (clean)
+            must(memcmp(copy, body, len) == 0, "the inverse map does not restore the body");
+    }
+    free(copy);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
@@ -149,6 +201,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pg_buf_init(&b);
     error_fields(body, len, &b);
     other_decoders(body, len, &b);
+    oid_rewrite(type, body, len);
     pg_buf_free(&b);
     free(body);
     return 0;

@@ -1212,6 +1212,7 @@ import checks_savepoint  # noqa: E402,F401
 import checks_coltypes  # noqa: E402,F401
 import checks_replica  # noqa: E402,F401
 import checks_stalls  # noqa: E402,F401
+import checks_type_oids  # noqa: E402,F401
 
 
 # ---------------------------------------------------------------------------
