@@ -269,6 +269,23 @@ def log_since(ctx, offset):
         return ""
 
 
+def proxy_pid(ctx):
+    """The pgtandem under test: the process whose command line names ctx's config (run.sh
+    does not pass its pid); None when there is none."""
+    want = os.fsencode(ctx.args.proxy_config or "")
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if want and want in argv and argv[0].endswith(b"pgtandem"):
+            return int(d)
+    return None
+
+
 # ---------------------------------------------------------------------------
 # checks: registry
 # ---------------------------------------------------------------------------

@@ -11,25 +11,16 @@ import os
 import random
 import re
 import signal
-import subprocess
 import threading
 import time
 
 import psycopg
 
-from checks import check, err_text, log_size, log_since, need, poll
+from checks import check, err_text, log_size, log_since, need, poll, proxy_pid
 
 ROW = {"dual": 3990, "continue": 3991}
 MIRROR_TIMEOUT = 2
 GRACE = 2  # mirror_deadline.c MIRROR_CANCEL_GRACE
-
-
-def proxy_pid(ctx):
-    out = subprocess.run(["ss", "-Hltnp", "sport = :%d" % ctx.proxy_port], capture_output=True,
-                         text=True, timeout=10).stdout
-    m = re.search(r"pid=(\d+)", out)
-    need(m, "cannot find the proxy's pid from ss: %r" % out)
-    return int(m.group(1))
 
 
 def set_mirror_timeout(ctx, seconds):

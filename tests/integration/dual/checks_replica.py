@@ -21,7 +21,7 @@ import time
 
 import psycopg
 
-from checks import check, err_text, log_size, log_since, need, poll
+from checks import check, err_text, log_size, log_since, need, poll, proxy_pid
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 GUARDED = """CREATE OR REPLACE FUNCTION set_updated_at() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -174,21 +174,6 @@ def verify_writes_divergence(ctx):
     need(kept == "w (tampered)", "the secondary holds %r: the test trigger did not fire" % kept)
     need(line, "no divergence line for the UPDATE whose row differs on the %s side" % secondary)
     return line[0][line[0].find("divergence"):][:300]
-
-
-def proxy_pid(ctx):
-    """The pgtandem running ctx's config (run.sh does not pass its pid to checks.py)."""
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % d, "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if argv and argv[0].endswith(b"pgtandem") and ctx.args.proxy_config.encode() in argv:
-            return int(d)
-    return None
 
 
 @check("primary_service", timeout=30)

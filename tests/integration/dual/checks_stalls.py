@@ -28,7 +28,7 @@ import time
 
 import psycopg
 
-from checks import TS, check, need
+from checks import TS, check, need, proxy_pid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import pgraw  # noqa: E402
@@ -74,24 +74,6 @@ def drop_wishlist_items(ctx, idlist):
 
 def note_digest(ctx, db, wid):
     return ctx.one(db, "SELECT length(note), md5(note) FROM wishlist_items WHERE id = %s", (wid,))
-
-
-def proxy_pid(ctx):
-    """The pid of the proxy under test: the process running with its config."""
-    conf = ctx.args.proxy_config
-    if not conf:
-        return None
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % d, "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if conf.encode() in argv and any(a.endswith(b"pgtandem") for a in argv[:1]):
-            return int(d)
-    return None
 
 
 def rss_kib(pid):

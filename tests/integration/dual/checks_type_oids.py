@@ -15,7 +15,7 @@ import os
 import signal
 import time
 
-from checks import check, need, wi_sql
+from checks import check, need, proxy_pid, wi_sql
 
 SVC = "cart"
 WID = -960961  # wi_sql: product 4961, a (wishlist, product) pair of its own
@@ -40,25 +40,9 @@ def _oids(ctx, db):
                       (list(TYPES),)))
 
 
-def _proxy_pid(ctx):
-    """The proxy under test: the process whose command line names its config."""
-    want = os.fsencode(ctx.args.proxy_config)
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % d, "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if want in argv and any(a.endswith(b"pgtandem") for a in argv[:1]):
-            return int(d)
-    return None
-
-
 def _reload(ctx):
     need(ctx.args.proxy_config and ctx.args.proxy_log, "needs --proxy-config and --proxy-log")
-    pid = _proxy_pid(ctx)
+    pid = proxy_pid(ctx)
     need(pid, "no pgtandem process runs %s" % ctx.args.proxy_config)
 
     def loaded():
