@@ -8,6 +8,12 @@ pass() { PASSED=$((PASSED + 1)); echo "PASS $*"; }
 fail() { FAILED=$((FAILED + 1)); echo "FAIL $*"; }
 skip() { SKIPPED=$((SKIPPED + 1)); echo "SKIP $*"; }
 indent() { sed 's/^/    | /'; }
+# finish: the closing line the suites end with; fails when any check failed
+finish() {
+    [[ $SKIPPED -gt 0 ]] && echo "($SKIPPED skipped)"
+    echo "$PASSED passed, $FAILED failed"
+    [[ $FAILED -eq 0 ]]
+}
 
 # free_ports N: N free ports from $PGTANDEM_TEST_PORTS (default 20000-32000)
 free_ports() {

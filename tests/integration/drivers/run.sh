@@ -69,14 +69,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# pass/fail/skip/indent, free_ports, db_start, kv, compare_sides, start_proxy, stop_proxy
+# pass/fail/skip/indent, finish, free_ports, db_start, kv, compare_sides, start_proxy, stop_proxy
 # shellcheck source=tests/integration/lib.sh
 source "$HERE/../lib.sh"
-finish() {
-    [[ $SKIPPED -gt 0 ]] && echo "($SKIPPED skipped)"
-    echo "$PASSED passed, $FAILED failed"
-    [[ $FAILED -eq 0 ]]
-}
 
 # ---------------------------------------------------------------------------
 # the clients that need building: npm pg and the Java program, in the background

@@ -58,15 +58,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# shared with the main suite: pass/fail/skip/indent and free_ports; with drivers/:
+# shared with the main suite: pass/fail/skip/indent, finish and free_ports; with drivers/:
 # db_start, kv, compare_sides, start_proxy, stop_proxy
 # shellcheck source=tests/integration/lib.sh
 source "$HERE/../lib.sh"
-finish() {
-    [[ $SKIPPED -gt 0 ]] && echo "($SKIPPED skipped)"
-    echo "$PASSED passed, $FAILED failed"
-    [[ $FAILED -eq 0 ]]
-}
 
 # ---------------------------------------------------------------------------
 # ports and databases
