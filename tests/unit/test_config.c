@@ -11,40 +11,9 @@
 
 #include "proxy/config.h"
 
-#define LEGACY "[legacy]\nconninfo = host=127.0.0.1 port=5432 dbname=poc user=poc\n"
-
-static char dir[64];
-static char path[128];
-
-static void make_dir(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/pgt-config-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/pgtandem.ini", dir);
-}
-
-static void remove_dir(void)
-{
-    unlink(path);
-    rmdir(dir);
-}
+#include "tests/unit/config_fixture.h"
 
 TestSuite(config, .init = make_dir, .fini = remove_dir);
-
-static void write_file(const char *text)
-{
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    cr_assert_eq(fputs(text, f) >= 0, true);
-    cr_assert_eq(fclose(f), 0);
-}
-
-static config *load_text(const char *text, char *err, size_t err_len)
-{
-    write_file(text);
-    err[0] = '\0';
-    return config_load(path, err, err_len);
-}
 
 static config *load_ok(const char *text)
 {

@@ -8,42 +8,17 @@
 
 #include "proxy/config.h"
 
-#define LEGACY "[legacy]\nconninfo = host=127.0.0.1 port=5432 dbname=poc user=poc\n"
+#include "tests/unit/config_fixture.h"
+
 #define SERVICE "[service cart]\nconninfo = host=127.0.0.1 port=5435 dbname=cart_db user=c\n" \
                 "tables = carts\nwrites = dual\nreads = shadow\n"
 
-static char dir[64];
-static char path[128];
-
-static void make_dir(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/pgt-config-obs-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/pgtandem.ini", dir);
-}
-
-static void remove_dir(void)
-{
-    unlink(path);
-    rmdir(dir);
-}
-
 TestSuite(config_observe, .init = make_dir, .fini = remove_dir);
-
-static config *load(const char *text, char *err, size_t err_len)
-{
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs(text, f);
-    fclose(f);
-    err[0] = '\0';
-    return config_load(path, err, err_len);
-}
 
 Test(config_observe, defaults)
 {
     char err[512];
-    config *c = load(LEGACY SERVICE, err, sizeof err);
+    config *c = load_text(LEGACY SERVICE, err, sizeof err);
     cr_assert_not_null(c, "%s", err);
     cr_expect_null(c->metrics_host);
     cr_expect_eq(c->shadow_max_inflight, 64);
@@ -55,7 +30,7 @@ Test(config_observe, defaults)
 Test(config_observe, values)
 {
     char err[512];
-    config *c = load("[pgtandem]\nmetrics_listen = 127.0.0.1:9187\nshadow_max_inflight = 8\n"
+    config *c = load_text("[pgtandem]\nmetrics_listen = 127.0.0.1:9187\nshadow_max_inflight = 8\n"
                      "shadow_timeout = 0.5\n" LEGACY SERVICE "shadow_sample = 0.25\n",
                      err, sizeof err);
     cr_assert_not_null(c, "%s", err);
@@ -81,7 +56,7 @@ Test(config_observe, refusals)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char err[512];
-        config *c = load(cases[i].text, err, sizeof err);
+        config *c = load_text(cases[i].text, err, sizeof err);
         cr_expect_null(c, "case %zu loaded", i);
         cr_expect(strstr(err, cases[i].says), "case %zu: %s", i, err);
         config_unref(c);

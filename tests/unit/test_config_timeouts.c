@@ -9,40 +9,14 @@
 
 #include "proxy/config.h"
 
-#define LEGACY "[legacy]\nconninfo = host=127.0.0.1 port=5432 dbname=poc user=poc\n"
-
-static char dir[64];
-static char path[128];
-
-static void make_dir(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/pgt-config-tmo-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/pgtandem.ini", dir);
-}
-
-static void remove_dir(void)
-{
-    unlink(path);
-    rmdir(dir);
-}
+#include "tests/unit/config_fixture.h"
 
 TestSuite(config_timeouts, .init = make_dir, .fini = remove_dir);
-
-static config *load(const char *text, char *err, size_t err_len)
-{
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs(text, f);
-    fclose(f);
-    err[0] = '\0';
-    return config_load(path, err, err_len);
-}
 
 Test(config_timeouts, defaults)
 {
     char err[512];
-    config *c = load(LEGACY, err, sizeof err);
+    config *c = load_text(LEGACY, err, sizeof err);
     cr_assert_not_null(c, "%s", err);
     cr_expect_eq(c->connect_timeout, 5.0);
     cr_expect_eq(c->mirror_timeout, 10.0);
@@ -52,7 +26,7 @@ Test(config_timeouts, defaults)
 Test(config_timeouts, values)
 {
     char err[512];
-    config *c = load("[pgtandem]\nconnect_timeout = 1.5\nmirror_timeout = 2\n" LEGACY, err,
+    config *c = load_text("[pgtandem]\nconnect_timeout = 1.5\nmirror_timeout = 2\n" LEGACY, err,
                      sizeof err);
     cr_assert_not_null(c, "%s", err);
     cr_expect_eq(c->connect_timeout, 1.5);
@@ -71,7 +45,7 @@ Test(config_timeouts, refusals)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char err[512];
-        config *c = load(cases[i], err, sizeof err);
+        config *c = load_text(cases[i], err, sizeof err);
         cr_expect_null(c, "case %zu loaded", i);
         cr_expect(strstr(err, "timeout") && strstr(err, "seconds"), "case %zu: %s", i, err);
         config_unref(c);
